@@ -1,0 +1,1 @@
+"""Shared platform pieces: configuration, logging, metrics, HTTP server lifecycle."""

@@ -1,0 +1,118 @@
+"""Prometheus helpers shared by the services.
+
+Every service owns an explicit `CollectorRegistry` (no global registry), names its metrics
+`myhealth_<subsystem>_<name>_<unit>` and labels HTTP metrics by route *template*, never by
+raw path, so label values stay bounded.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Awaitable, Callable
+
+from prometheus_client import (
+    CONTENT_TYPE_LATEST,
+    CollectorRegistry,
+    Counter,
+    Gauge,
+    Histogram,
+    generate_latest,
+)
+from starlette.requests import Request
+from starlette.responses import Response
+from starlette.routing import Match
+from starlette.types import ASGIApp
+
+from myhealth import __version__
+from myhealth.platform.logging import get_logger
+
+LATENCY_BUCKETS = (0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0)
+
+
+def new_registry(service: str) -> CollectorRegistry:
+    registry = CollectorRegistry(auto_describe=True)
+    info = Gauge(
+        "myhealth_build_info",
+        "Build information of the running service (always 1).",
+        ["service", "version"],
+        registry=registry,
+    )
+    info.labels(service=service, version=__version__).set(1)
+    return registry
+
+
+class HttpMetrics:
+    """Request counter and latency histogram, labelled by service, method, route and status."""
+
+    def __init__(self, registry: CollectorRegistry, service: str) -> None:
+        self.service = service
+        self.requests = Counter(
+            "myhealth_http_requests_total",
+            "HTTP requests handled, by route template and status code.",
+            ["service", "method", "route", "status"],
+            registry=registry,
+        )
+        self.latency = Histogram(
+            "myhealth_http_request_duration_seconds",
+            "HTTP request latency, by route template.",
+            ["service", "method", "route"],
+            buckets=LATENCY_BUCKETS,
+            registry=registry,
+        )
+        self.in_flight = Gauge(
+            "myhealth_http_requests_in_flight",
+            "HTTP requests being handled right now.",
+            ["service"],
+            registry=registry,
+        )
+
+    def observe(self, method: str, route: str, status: int, seconds: float) -> None:
+        self.requests.labels(self.service, method, route, str(status)).inc()
+        self.latency.labels(self.service, method, route).observe(seconds)
+
+
+def route_template(request: Request) -> str:
+    """The matched route's path template (`/api/v1/trends/{metric}`), or `unmatched`."""
+    for route in request.app.router.routes:
+        match, _ = route.matches(request.scope)
+        if match == Match.FULL:
+            return str(getattr(route, "path", "unmatched"))
+    return "unmatched"
+
+
+QUIET_ROUTES = frozenset({"/health", "/ready", "/metrics"})
+
+
+def instrument(app: ASGIApp, metrics: HttpMetrics) -> Callable[..., Awaitable[Response]]:
+    """Return an HTTP middleware that records metrics and one log line per request."""
+    log = get_logger("http")
+
+    async def middleware(
+        request: Request, call_next: Callable[[Request], Awaitable[Response]]
+    ) -> Response:
+        route = route_template(request)
+        started = time.perf_counter()
+        metrics.in_flight.labels(metrics.service).inc()
+        status = 500
+        try:
+            response = await call_next(request)
+            status = response.status_code
+            return response
+        finally:
+            elapsed = time.perf_counter() - started
+            metrics.in_flight.labels(metrics.service).dec()
+            metrics.observe(request.method, route, status, elapsed)
+            if route not in QUIET_ROUTES:
+                log.info(
+                    "request",
+                    method=request.method,
+                    route=route,
+                    status=status,
+                    duration_ms=round(elapsed * 1000, 2),
+                )
+
+    return middleware
+
+
+def metrics_response(registry: CollectorRegistry) -> Response:
+    return Response(generate_latest(registry), media_type=CONTENT_TYPE_LATEST)

@@ -1,0 +1,1 @@
+"""PostgreSQL storage: connections, versioned migrations, the schema every service shares."""

@@ -1,0 +1,83 @@
+"""Forward-only, versioned SQL migrations (`myhealth migrate`).
+
+Migrations are the files `migrations/NNNN_name.sql`, applied in order, each in its own
+transaction, and recorded in `schema_migrations`. An advisory lock makes concurrent runs
+(two pods starting at once) wait for each other; running it again is a no-op.
+"""
+
+from __future__ import annotations
+
+import argparse
+import re
+from collections.abc import Mapping
+from dataclasses import dataclass
+from importlib import resources
+
+import psycopg
+
+from myhealth.platform import logging as mh_logging
+from myhealth.platform.config import DatabaseSettings, load
+from myhealth.storage.db import connect
+
+_LOCK_KEY = 0x6D79_6865  # "myhe": any fixed number shared by every migrate run
+_NAME = re.compile(r"^(\d{4})_([a-z0-9_]+)\.sql$")
+
+
+@dataclass(frozen=True)
+class Migration:
+    version: int
+    name: str
+    sql: str
+
+
+def available() -> list[Migration]:
+    found = []
+    for entry in resources.files("myhealth.storage").joinpath("migrations").iterdir():
+        match = _NAME.match(entry.name)
+        if match:
+            found.append(Migration(int(match[1]), match[2], entry.read_text(encoding="utf-8")))
+    found.sort(key=lambda m: m.version)
+    versions = [m.version for m in found]
+    if len(set(versions)) != len(versions):
+        raise RuntimeError(f"duplicate migration versions: {versions}")
+    return found
+
+
+def apply(conn: psycopg.Connection) -> list[Migration]:
+    """Apply every pending migration; return those applied (empty when up to date)."""
+    conn.execute(
+        """CREATE TABLE IF NOT EXISTS schema_migrations (
+               version    integer PRIMARY KEY,
+               name       text        NOT NULL,
+               applied_at timestamptz NOT NULL DEFAULT now())"""
+    )
+    conn.commit()
+    applied: list[Migration] = []
+    with conn.transaction():
+        conn.execute("SELECT pg_advisory_xact_lock(%s)", (_LOCK_KEY,))
+        done = {row[0] for row in conn.execute("SELECT version FROM schema_migrations")}
+        for migration in available():
+            if migration.version in done:
+                continue
+            with conn.transaction():
+                conn.execute(migration.sql.encode())
+                conn.execute(
+                    "INSERT INTO schema_migrations (version, name) VALUES (%s, %s)",
+                    (migration.version, migration.name),
+                )
+            applied.append(migration)
+    return applied
+
+
+def command(args: argparse.Namespace, environ: Mapping[str, str]) -> int:
+    settings = load(DatabaseSettings, environ)
+    mh_logging.configure("migrate", settings.LOG_LEVEL)
+    log = mh_logging.get_logger(__name__)
+    with connect(settings.database_url) as conn:
+        applied = apply(conn)
+    if applied:
+        for migration in applied:
+            log.info("migration applied", version=migration.version, name=migration.name)
+    else:
+        log.info("schema up to date", version=available()[-1].version)
+    return 0
