@@ -126,8 +126,8 @@ class ApiSettings(HttpServiceSettings):
     @field_validator("JWT_SECRET")
     @classmethod
     def _strong_secret(cls, value: SecretStr) -> SecretStr:
-        if len(value.get_secret_value()) < 16:
-            raise ValueError("must be at least 16 characters")
+        if len(value.get_secret_value()) < 32:
+            raise ValueError("must be at least 32 characters (HS256 key)")
         return value
 
     @property

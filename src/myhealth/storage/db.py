@@ -39,7 +39,9 @@ def connect(url: str, *, autocommit: bool = False) -> Iterator[psycopg.Connectio
         yield conn
 
 
-def create_pool(url: str, *, min_size: int = 1, max_size: int = 10, name: str) -> AsyncConnectionPool:
+def create_pool(
+    url: str, *, min_size: int = 1, max_size: int = 10, name: str
+) -> AsyncConnectionPool:
     """An async pool for the HTTP services; opened by the app's lifespan, not here.
 
     The pool does not wait for the database at start: readiness (`/ready`) reports it.

@@ -1,0 +1,1 @@
+"""Everything about Oura API v2: the data-type catalogue, document models, the HTTP client, auth."""
