@@ -11,8 +11,11 @@ from fastapi.testclient import TestClient
 
 from myhealth.api.server import create_app
 from myhealth.platform.config import ApiSettings, load
+from myhealth.storage.local_cluster import LocalCluster
+
 from . import dataset
 
+MIGRATED_TEMPLATE = "myhealth_template"  # made by the `pg_cluster` fixture in tests/conftest.py
 API_KEY = "test-api-key-0123456789"
 JWT_SECRET = "test-jwt-secret-0123456789abcdef0123456789"
 
@@ -22,11 +25,14 @@ def data() -> dataset.Dataset:
     return dataset.build()
 
 
-@pytest.fixture
-def filled_database_url(database_url: str, data: dataset.Dataset) -> str:
-    with psycopg.connect(database_url) as conn:
+@pytest.fixture(scope="session")
+def filled_database_url(pg_cluster: LocalCluster, data: dataset.Dataset) -> str:
+    """One migrated database with the dataset, shared by the read-only tests (tests that
+    write use `database_url`, a fresh database of their own)."""
+    url = pg_cluster.create_database("api_filled", template=MIGRATED_TEMPLATE)
+    with psycopg.connect(url) as conn:
         data.load(conn)
-    return database_url
+    return url
 
 
 def api_settings(database_url: str, **overrides: str) -> ApiSettings:
@@ -60,9 +66,12 @@ def make_client() -> Iterator[ClientFactory]:
         client.__exit__(None, None, None)
 
 
-@pytest.fixture
-def client(make_client: ClientFactory, filled_database_url: str) -> TestClient:
-    return make_client(filled_database_url)
+@pytest.fixture(scope="module")
+def client(filled_database_url: str) -> Iterator[TestClient]:
+    """The app on the filled database; the rate limit is out of the way (tested separately)."""
+    app = create_app(api_settings(filled_database_url, RATE_LIMIT_PER_MINUTE="1000000"))
+    with TestClient(app) as test_client:
+        yield test_client
 
 
 def bearer(client: TestClient) -> dict[str, str]:
@@ -71,7 +80,7 @@ def bearer(client: TestClient) -> dict[str, str]:
     return {"Authorization": f"Bearer {response.json()['access_token']}"}
 
 
-@pytest.fixture
+@pytest.fixture(scope="module")
 def auth(client: TestClient) -> dict[str, str]:
     return bearer(client)
 

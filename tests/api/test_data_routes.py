@@ -45,7 +45,8 @@ def test_sleep_derivations_cover_the_awkward_days(
     # A night whose main period is a plain 'sleep' (no long_sleep that day).
     sleep_only = [p.day for p in data.sleep_periods if p.type == "sleep"]
     assert sleep_only
-    assert rows[sleep_only[0].isoformat()]["duration_seconds"] == mains[sleep_only[0]].total_sleep_duration  # fmt: skip
+    first = sleep_only[0]
+    assert rows[first.isoformat()]["duration_seconds"] == mains[first].total_sleep_duration
     # Naps and rest never win, even though they are longer.
     nap_days = {p.day for p in data.sleep_periods if p.type == "late_nap"}
     for day in nap_days:
