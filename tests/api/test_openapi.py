@@ -66,7 +66,8 @@ def test_errors_are_documented(document: dict[str, Any]) -> None:
     login = paths["/auth/login"]["post"]
     assert {"200", "401", "422", "429"} <= login["responses"].keys()
     assert "security" not in login
-    bucket = next(p for p in paths["/api/v1/trends/{metric}"]["get"]["parameters"] if p["name"] == "bucket")  # fmt: skip
+    parameters = paths["/api/v1/trends/{metric}"]["get"]["parameters"]
+    bucket = next(p for p in parameters if p["name"] == "bucket")
     assert bucket["schema"]["enum"] == ["day", "week", "month"]
     assert "HTTPValidationError" not in document["components"]["schemas"]
 

@@ -25,7 +25,7 @@ from .process import api_environ, running_api
             {"TRUSTED_PROXIES": "10.0.0.0/8,nope"},
             "TRUSTED_PROXIES is invalid",
             id="bad-proxy",
-        ),  # fmt: skip
+        ),
         pytest.param(None, {"CORS_ORIGINS": "*"}, "CORS_ORIGINS is invalid", id="wildcard-cors"),
     ],
 )
