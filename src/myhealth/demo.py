@@ -196,7 +196,8 @@ class Demo:
             f"  Processor:         {self._service('processor').url}\n"
             f"  Database:          {describe(self.database_url)}\n"
             f"  Service logs:      {self.workdir}/logs/\n"
-            f"\nLatest day: {dashboard.get('date')}. Log in and fetch the dashboard:\n"
+            f"\nLatest day: {dashboard.get('date')}. Log in and fetch the dashboard:\n",
+            soft_wrap=True,
         )
         # Printed without markup or wrapping so it can be pasted as is.
         print(curl, flush=True)
@@ -238,7 +239,17 @@ class Demo:
     # ---- helpers -------------------------------------------------------------------------
 
     def _env(self, **overrides: str) -> dict[str, str]:
-        keep = ("PATH", "HOME", "LANG", "LC_ALL", "TERM", "PG_BINDIR", "TZ", "COLUMNS")
+        keep = (
+            "PATH",
+            "HOME",
+            "LANG",
+            "LC_ALL",
+            "TERM",
+            "COLUMNS",
+            "TZ",
+            "PG_BINDIR",
+            "PYTHONPATH",
+        )
         base = {key: self.environ[key] for key in keep if key in self.environ}
         return {**base, **overrides}
 
@@ -320,6 +331,8 @@ def run(argv: Sequence[str], environ: Mapping[str, str]) -> int:
             "sandbox": args.sandbox_port,
         },
     )
+    # Ctrl-C must work even when started where SIGINT is ignored (e.g. `cmd &` in scripts).
+    signal.signal(signal.SIGINT, signal.default_int_handler)
     previous = signal.signal(signal.SIGTERM, _stop_on_sigterm)
     try:
         demo.check_ports()
