@@ -251,10 +251,9 @@ def promql_targets(dashboard: Mapping[str, Any]) -> Iterator[tuple[str, str, str
     for variable in variables_of(dashboard):
         if variable.get("type") == "query" and not _is_postgres(variable):
             query = _variable_query(variable)
-            if match := re.fullmatch(r"\s*label_values\((.*),\s*\w+\)\s*", query, re.DOTALL):
-                yield f"variable {variable['name']}", "var", match.group(1)
-            elif match := re.fullmatch(r"\s*query_result\((.*)\)\s*", query, re.DOTALL):
-                yield f"variable {variable['name']}", "var", match.group(1)
+            pattern = r"\s*(?:label_values\((.*),\s*\w+\)|query_result\((.*)\))\s*"
+            if match := re.fullmatch(pattern, query, re.DOTALL):
+                yield f"variable {variable['name']}", "var", match.group(1) or match.group(2)
     for panel in iter_panels(dashboard):
         if panel.get("datasource", {}).get("type") != PROMETHEUS_TYPE:
             continue
@@ -356,9 +355,7 @@ def _expand_macro(name: str, args: list[str], time_range: TimeRange) -> str:
     raise ValueError(f"undefined macro: $__{name}")
 
 
-def interpolate_variables(
-    text: str, variables: Mapping[str, str | list[str]], *, sql: bool
-) -> str:
+def interpolate_variables(text: str, variables: Mapping[str, str | list[str]], *, sql: bool) -> str:
     """Grafana's template interpolation: `$var`, `${var}`, `${var:format}`, `[[var]]`.
 
     In SQL, a single value goes in raw (queries write `'$var'`); a multi-value goes in as a
@@ -385,8 +382,12 @@ def interpolate_variables(
     text = re.sub(r"\$\{(\w+)(?::(\w+))?\}", braced, text)
     text = re.sub(r"\[\[(\w+)\]\]", lambda match: render(match.group(1), None), text)
     # Longest names first so `$night_start` is not read as `$night` + `_start`.
-    for name in sorted(variables, key=len, reverse=True):
-        text = re.sub(rf"\${re.escape(name)}\b", lambda _m, n=name: render(n, None), text)
+    if variables:
+        names = "|".join(re.escape(name) for name in sorted(variables, key=len, reverse=True))
+        text = re.sub(rf"\$({names})\b", lambda match: render(match.group(1), None), text)
+    # Grafana leaves an unknown `$name` in place, which then silently matches nothing.
+    if leftover := re.search(r"\$(?!__)([A-Za-z_]\w*)", text):
+        raise KeyError(f"undefined template variable ${leftover.group(1)}")
     return text
 
 
@@ -479,7 +480,9 @@ def unknown_metrics(
     external: Collection[str] = EXTERNAL_METRICS,
 ) -> list[str]:
     """Metrics a dashboard charts that are neither in `exported` nor external."""
-    time_range = time_range or TimeRange(datetime(2026, 1, 1, tzinfo=UTC), datetime(2026, 1, 2, tzinfo=UTC))
+    time_range = time_range or TimeRange(
+        datetime(2026, 1, 1, tzinfo=UTC), datetime(2026, 1, 2, tzinfo=UTC)
+    )
     variables = default_promql_variables(dashboard)
     missing: list[str] = []
     for title, ref_id, expr in promql_targets(dashboard):
@@ -502,7 +505,12 @@ def rule_unknown_metrics(
     external: Collection[str] = EXTERNAL_METRICS,
 ) -> list[str]:
     """Metrics rules read that are not exported (recording-rule outputs count as exported)."""
-    recorded = {str(rule["record"]) for group in rules["groups"] for rule in group["rules"] if "record" in rule}
+    recorded = {
+        str(rule["record"])
+        for group in rules["groups"]
+        for rule in group["rules"]
+        if "record" in rule
+    }
     missing: list[str] = []
     for name, expr in rule_expressions(rules):
         for metric in sorted(metric_names(expr)):

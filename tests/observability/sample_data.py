@@ -23,6 +23,18 @@ from psycopg.types.json import Jsonb
 from myhealth.oura.catalog import ALL_NAMES
 
 FIVE_MINUTES = 300
+SLEEP_CONTRIBUTORS = (
+    *("deep_sleep", "efficiency", "latency", "rem_sleep"),
+    *("restfulness", "timing", "total_sleep"),
+)
+READINESS_CONTRIBUTORS = (
+    *("activity_balance", "body_temperature", "hrv_balance", "previous_day_activity"),
+    *("previous_night", "recovery_index", "resting_heart_rate", "sleep_balance"),
+)
+ACTIVITY_CONTRIBUTORS = (
+    *("meet_daily_targets", "move_every_hour", "recovery_time"),
+    *("stay_active", "training_frequency", "training_volume"),
+)
 
 
 @dataclass(frozen=True)
@@ -68,7 +80,9 @@ def _samples(start: datetime, values: list[float | None]) -> dict[str, Any]:
     return {"interval": float(FIVE_MINUTES), "items": values, "timestamp": start.isoformat()}
 
 
-def _night(day: date, rng: random.Random, baseline_hr: float, baseline_hrv: float) -> dict[str, Any]:
+def _night(
+    day: date, rng: random.Random, baseline_hr: float, baseline_hrv: float
+) -> dict[str, Any]:
     phases = _hypnogram(rng)
     bedtime_start = datetime.combine(day - timedelta(days=1), time(22, 15), UTC) + timedelta(
         minutes=rng.randint(-40, 75)
@@ -84,7 +98,9 @@ def _night(day: date, rng: random.Random, baseline_hr: float, baseline_hrv: floa
         awake = 8 if stage == "4" else 0
         heart_rate.append(round(baseline_hr + 4 - dip + awake + rng.uniform(-1.5, 1.5), 1))
         hrv.append(round(baseline_hrv + dip * 2 - awake + rng.uniform(-6, 6), 1))
-    heart_rate[rng.randrange(len(heart_rate))] = None  # Oura leaves gaps where the ring lost contact
+    heart_rate[rng.randrange(len(heart_rate))] = (
+        None  # Oura leaves gaps where the ring lost contact
+    )
     measured_hr = [value for value in heart_rate if value is not None]
     measured_hrv = [value for value in hrv if value is not None]
     return {
@@ -163,7 +179,7 @@ def _score(rng: random.Random, center: float, spread: float) -> int:
     return max(35, min(99, round(rng.gauss(center, spread))))
 
 
-def _contributors(rng: random.Random, names: list[str]) -> Jsonb:
+def _contributors(rng: random.Random, names: tuple[str, ...]) -> Jsonb:
     return Jsonb({name: _score(rng, 78, 12) for name in names})
 
 
@@ -201,11 +217,7 @@ def fill(conn: psycopg.Connection, sample: SampleRange, seed: int = 7) -> None:
                 "day": day,
                 "score": sleep_score,
                 "timestamp": datetime.combine(day, time(), UTC),
-                "contributors": _contributors(
-                    rng,
-                    ["deep_sleep", "efficiency", "latency", "rem_sleep", "restfulness"]
-                    + ["timing", "total_sleep"],
-                ),
+                "contributors": _contributors(rng, SLEEP_CONTRIBUTORS),
             }
         )
         readiness.append(
@@ -216,12 +228,7 @@ def fill(conn: psycopg.Connection, sample: SampleRange, seed: int = 7) -> None:
                 "timestamp": datetime.combine(day, time(), UTC),
                 "temperature_deviation": round(rng.gauss(0, 0.25), 2),
                 "temperature_trend_deviation": round(rng.gauss(0, 0.15), 2),
-                "contributors": _contributors(
-                    rng,
-                    ["activity_balance", "body_temperature", "hrv_balance"]
-                    + ["previous_day_activity", "previous_night", "recovery_index"]
-                    + ["resting_heart_rate", "sleep_balance"],
-                ),
+                "contributors": _contributors(rng, READINESS_CONTRIBUTORS),
             }
         )
         high = rng.randint(0, 40) * 60
@@ -259,11 +266,7 @@ def fill(conn: psycopg.Connection, sample: SampleRange, seed: int = 7) -> None:
                 "inactivity_alerts": rng.randint(0, 3),
                 "class_5_min": "".join(rng.choice("122233345") for _ in range(288)),
                 "met": None,
-                "contributors": _contributors(
-                    rng,
-                    ["meet_daily_targets", "move_every_hour", "recovery_time"]
-                    + ["stay_active", "training_frequency", "training_volume"],
-                ),
+                "contributors": _contributors(rng, ACTIVITY_CONTRIBUTORS),
             }
         )
         spo2.append(
@@ -403,7 +406,10 @@ def _insert_heart_rate(
     moment = sample.time_from - timedelta(hours=3)
     end = datetime.combine(sample.last_day, time(20), UTC)
     night_index = 0
-    with conn.cursor() as cur, cur.copy('COPY heart_rate ("timestamp", source, bpm) FROM STDIN') as copy:
+    with (
+        conn.cursor() as cur,
+        cur.copy('COPY heart_rate ("timestamp", source, bpm) FROM STDIN') as copy,
+    ):
         while moment < end:
             while night_index < len(asleep) and asleep[night_index][1] < moment:
                 night_index += 1
@@ -448,9 +454,7 @@ def _insert_singletons(conn: psycopg.Connection, sample: SampleRange) -> None:
     )
 
 
-def _insert_sync_history(
-    conn: psycopg.Connection, sample: SampleRange, rng: random.Random
-) -> None:
+def _insert_sync_history(conn: psycopg.Connection, sample: SampleRange, rng: random.Random) -> None:
     """Hourly collector runs over the last three days; a few failed, one hit Oura's 429."""
     conn.cursor().executemany(
         "INSERT INTO sync_checkpoints (data_type, last_day, updated_at) VALUES (%s, %s, %s)",
@@ -510,7 +514,7 @@ def _insert_sync_history(
         run_start += timedelta(hours=1)
     # The run in progress right now.
     conn.execute(
-        "INSERT INTO sync_runs (started_at, status, data_types, counts) VALUES (%s, 'running', %s, %s)",
+        "INSERT INTO sync_runs (started_at, status, data_types, counts)"
+        " VALUES (%s, 'running', %s, %s)",
         (sample.time_to - timedelta(minutes=1), list(ALL_NAMES), Jsonb({})),
     )
-
