@@ -4,6 +4,7 @@ run against a migrated PostgreSQL holding realistic data."""
 from __future__ import annotations
 
 import itertools
+import re
 from collections.abc import Iterator, Mapping
 from typing import Any
 
@@ -256,3 +257,26 @@ def test_dashboard_files_are_formatted_json() -> None:
     for path in DASHBOARDS_DIR.glob("*.json"):
         text = path.read_text(encoding="utf-8")
         assert text == json.dumps(json.loads(text), indent=2, ensure_ascii=False) + "\n", path.name
+
+
+def test_provisioning_takes_credentials_from_the_environment() -> None:
+    import yaml
+
+    from .grafana_checks import DATASOURCES_FILE, OBSERVABILITY
+
+    sources = yaml.safe_load(DATASOURCES_FILE.read_text(encoding="utf-8"))["datasources"]
+    postgres = next(source for source in sources if source["uid"] == "myhealth-postgres")
+    for value in (
+        postgres["url"],
+        postgres["user"],
+        postgres["jsonData"]["database"],
+        postgres["jsonData"]["sslmode"],
+        postgres["secureJsonData"]["password"],
+    ):
+        assert re.fullmatch(r"\$\{MYHEALTH_[A-Z_]+\}", value), value
+    providers_file = OBSERVABILITY / "grafana" / "provisioning" / "dashboards" / "dashboards.yaml"
+    providers = yaml.safe_load(providers_file.read_text(encoding="utf-8"))
+    assert providers["apiVersion"] == 1
+    (provider,) = providers["providers"]
+    assert provider["type"] == "file"
+    assert provider["options"]["path"].startswith("/var/lib/grafana/dashboards")
