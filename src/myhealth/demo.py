@@ -153,7 +153,8 @@ class Demo:
             PROCESSOR_URL=self._service("processor").url,
             INGEST_TOKEN=self.ingest_token,
             USER_TIMEZONE=self.environ.get("USER_TIMEZONE", "UTC"),
-            LOG_LEVEL="warning",
+            # On a terminal the progress bars say enough; elsewhere (CI) progress is logged.
+            LOG_LEVEL="warning" if sys.stdout.isatty() else "info",
         )
         argv = [sys.executable, "-m", "myhealth", "collect", "--start-date", start.isoformat()]
         # In the foreground, on the terminal: `collect` draws its own progress bars.
