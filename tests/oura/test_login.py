@@ -7,7 +7,6 @@ import io
 import socket
 import threading
 import time
-from typing import SupportsIndex
 from urllib.parse import parse_qs, urlsplit
 
 import httpx
@@ -191,8 +190,8 @@ def test_pasted_redirect_for_a_remote_redirect_uri(settings: OuraSettings) -> No
     transport, _ = code_exchange("daily heartrate workout tag session spo2Daily personal email")
     out = io.StringIO()
 
-    class Paste(io.StringIO):
-        def readline(self, size: SupportsIndex | None = -1, /) -> str:
+    class Paste:
+        def readline(self) -> str:
             url_line = next(line for line in out.getvalue().splitlines() if "authorize" in line)
             issued = parse_qs(urlsplit(url_line.strip()).query)["state"][0]
             return f"https://myhealth.example/oura/callback?code=the-code&state={issued}\n"

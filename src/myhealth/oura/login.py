@@ -21,7 +21,7 @@ import time
 import webbrowser
 from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import IO, Any
+from typing import IO, Any, Protocol
 from urllib.parse import parse_qs, urlencode, urlsplit
 
 import httpx
@@ -90,6 +90,10 @@ def authorize_url(base: str, client_id: str, redirect_uri: str, state: str) -> s
     return f"{base}{'&' if '?' in base else '?'}{query}"
 
 
+class LineSource(Protocol):
+    def readline(self) -> str: ...
+
+
 @dataclass(frozen=True)
 class Callback:
     params: Mapping[str, str]
@@ -156,7 +160,7 @@ def _wait(server: _CallbackServer, deadline: float) -> Callback:
     return server.result
 
 
-def _read_pasted(stdin: IO[str], out: IO[str]) -> Callback:
+def _read_pasted(stdin: LineSource, out: IO[str]) -> Callback:
     print("After approving, paste the full address your browser was sent to, then Enter:", file=out)
     out.flush()
     line = stdin.readline().strip()
@@ -214,7 +218,7 @@ def login(
     redirect_uri: str | None = None,
     open_browser: bool = True,
     out: IO[str] = sys.stdout,
-    stdin: IO[str] = sys.stdin,
+    stdin: LineSource = sys.stdin,
     wait_seconds: float = WAIT_SECONDS,
     transport: httpx.AsyncBaseTransport | None = None,
 ) -> int:
