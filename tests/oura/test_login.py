@@ -52,7 +52,7 @@ def code_exchange(scope: str) -> tuple[httpx.MockTransport, list[dict[str, str]]
 class Login:
     """Runs `login()` in a thread, like a person's terminal, and plays the browser."""
 
-    def __init__(self, settings: OuraSettings, transport: httpx.MockTransport) -> None:
+    def __init__(self, settings: OuraSettings, transport: httpx.MockTransport | None) -> None:
         self.port = free_port()
         self.out = io.StringIO()
         self.result: int | None = None
