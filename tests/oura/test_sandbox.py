@@ -396,7 +396,7 @@ def test_reused_refresh_token_asks_for_reauthentication(
     message = str(caught.value)
     assert "invalid_grant" in message
     assert "myhealth auth login" in message
-    assert original.refresh_token not in message
+    assert str(original.refresh_token) not in message
 
 
 def test_bootstrap_refresh_token_against_the_sandbox(
