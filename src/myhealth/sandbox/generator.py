@@ -57,6 +57,11 @@ def _clamp(value: float, low: float, high: float) -> float:
     return max(low, min(high, value))
 
 
+def _after(moment: dt.datetime, delta: dt.timedelta) -> dt.datetime:
+    """`moment + delta` in elapsed time (aware arithmetic in one zone is wall-clock time)."""
+    return (moment.astimezone(UTC) + delta).astimezone(moment.tzinfo)
+
+
 def _iso(moment: dt.datetime) -> str:
     """`2024-10-10T01:01:59+02:00`: the document timestamp form (no fractional seconds)."""
     return moment.isoformat(timespec="seconds")
@@ -78,7 +83,7 @@ class Period:
 
     @property
     def time_in_bed(self) -> int:
-        return int((self.end - self.start).total_seconds())
+        return int(self.end.timestamp() - self.start.timestamp())
 
 
 @dataclass(frozen=True)
@@ -292,7 +297,7 @@ class Person:
             )
             start = start.astimezone(UTC).astimezone(zone)  # normalise across DST gaps
             phases = _hypnogram(content, tib, efficiency)
-            periods.append(Period("long_sleep", start, start + dt.timedelta(seconds=tib), phases))
+            periods.append(Period("long_sleep", start, _after(start, dt.timedelta(seconds=tib)), phases))
         for kind, probability, hour in (
             ("sleep", 0.12, 14),  # a confirmed nap
             ("rest", 0.03, 16),  # falsely detected, rejected by the user
@@ -305,7 +310,7 @@ class Person:
                 nap_tib = rng.randint(18, 80) * 60 + rng.randint(0, 59)
                 phases = _hypnogram(content, nap_tib, 0.8, nap=True)
                 periods.append(
-                    Period(kind, nap_start, nap_start + dt.timedelta(seconds=nap_tib), phases)
+                    Period(kind, nap_start, _after(nap_start, dt.timedelta(seconds=nap_tib)), phases)
                 )
 
         workouts: list[Workout] = []
@@ -321,7 +326,7 @@ class Person:
                     activity,
                     intensity,
                     start,
-                    start + dt.timedelta(minutes=minutes, seconds=rng.randint(0, 59)),
+                    _after(start, dt.timedelta(minutes=minutes, seconds=rng.randint(0, 59))),
                     round(kcal_per_min * minutes * rng.uniform(0.85, 1.15), 1),
                     distance,
                 )
@@ -816,7 +821,7 @@ class Person:
                 "id": self.document_id("session", state.day, 0),
                 "day": state.day.isoformat(),
                 "start_datetime": _iso(start),
-                "end_datetime": _iso(start + dt.timedelta(minutes=minutes)),
+                "end_datetime": _iso(_after(start, dt.timedelta(minutes=minutes))),
                 "type": kind,
                 "heart_rate": sample(state.resting_hr + 6, 2.0),
                 "heart_rate_variability": sample(state.hrv, 8.0) if rng.random() < 0.8 else None,
@@ -837,7 +842,7 @@ class Person:
             start = dt.datetime.combine(
                 state.day, dt.time(rng.randint(7, 21), rng.randint(0, 59)), state.zone
             )
-            end = start + dt.timedelta(hours=hours) if hours else None
+            end = _after(start, dt.timedelta(hours=hours)) if hours else None
             docs.append(
                 {
                     "id": self.document_id("enhanced_tag", state.day, index),
@@ -876,7 +881,7 @@ class Person:
         start = dt.datetime.combine(
             state.day, dt.time(rng.randint(8, 20), rng.randint(0, 59)), state.zone
         )
-        end = start + dt.timedelta(days=rng.randint(2, 4), hours=rng.randint(0, 6))
+        end = _after(start, dt.timedelta(days=rng.randint(2, 4), hours=rng.randint(0, 6)))
         return [
             {
                 "id": self.document_id("rest_mode_period", state.day, 0),
