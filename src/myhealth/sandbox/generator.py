@@ -297,7 +297,9 @@ class Person:
             )
             start = start.astimezone(UTC).astimezone(zone)  # normalise across DST gaps
             phases = _hypnogram(content, tib, efficiency)
-            periods.append(Period("long_sleep", start, _after(start, dt.timedelta(seconds=tib)), phases))
+            periods.append(
+                Period("long_sleep", start, _after(start, dt.timedelta(seconds=tib)), phases)
+            )
         for kind, probability, hour in (
             ("sleep", 0.12, 14),  # a confirmed nap
             ("rest", 0.03, 16),  # falsely detected, rejected by the user
@@ -310,7 +312,9 @@ class Person:
                 nap_tib = rng.randint(18, 80) * 60 + rng.randint(0, 59)
                 phases = _hypnogram(content, nap_tib, 0.8, nap=True)
                 periods.append(
-                    Period(kind, nap_start, _after(nap_start, dt.timedelta(seconds=nap_tib)), phases)
+                    Period(
+                        kind, nap_start, _after(nap_start, dt.timedelta(seconds=nap_tib)), phases
+                    )
                 )
 
         workouts: list[Workout] = []
