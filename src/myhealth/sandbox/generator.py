@@ -611,13 +611,9 @@ class Person:
         for other in (state.day, state.day + dt.timedelta(days=1)):
             for period in self.day_state(other).periods:
                 if period.kind in ("long_sleep", "sleep", "late_nap"):
-                    first = max(0, int((period.start.timestamp() - start_epoch) // 300))
-                    last = min(288, int((period.end.timestamp() - start_epoch) // 300))
-                    block_kind[first:last] = ["sleep"] * max(0, last - first)
+                    _mark(block_kind, period.start, period.end, start_epoch, "sleep")
         for workout in state.workouts:
-            first = max(0, int((workout.start.timestamp() - start_epoch) // 300))
-            last = min(288, int((workout.end.timestamp() - start_epoch) // 300))
-            block_kind[first:last] = [workout.intensity] * max(0, last - first)
+            _mark(block_kind, workout.start, workout.end, start_epoch, workout.intensity)
         # Ring off for a while (charging) now and then: class '0'.
         if rng.random() < 0.25:
             first = rng.randrange(150, 200)
@@ -1011,6 +1007,16 @@ _TAGS = (
     ("tag_generic_stress", None, 0),
     ("custom", "Cold plunge", 0),
 )
+
+
+def _mark(
+    blocks: list[str | None], start: dt.datetime, end: dt.datetime, epoch: float, kind: str
+) -> None:
+    """Label the 5-minute blocks (from `epoch`) that [start, end) covers."""
+    first = max(0, int((start.timestamp() - epoch) // 300))
+    last = min(len(blocks), int((end.timestamp() - epoch) // 300))
+    for block in range(first, last):
+        blocks[block] = kind
 
 
 def _hypnogram(
