@@ -426,3 +426,18 @@ def test_stats_and_metrics(client: httpx.Client) -> None:
         metrics.replace('service="sandbox",', "")
     )
     assert 'myhealth_build_info{service="sandbox"' in metrics
+
+
+@pytest.mark.parametrize(
+    ("start", "end"),
+    [("0024-11-11", "2025-03-20"), ("0001-01-01", "9999-12-31"), ("2021-01-01T00:00:00", None)],
+)
+def test_extreme_windows_return_the_whole_history(
+    client: httpx.Client, start: str, end: str | None
+) -> None:
+    faults(client, page_size=5000)
+    params = {"start_date": start, **({"end_date": end} if end else {})}
+    body = client.get(f"{BASE}/daily_readiness", params=params).json()
+    assert body["data"][0]["day"] == "2021-01-01"
+    assert body["data"][-1]["day"] == "2025-03-20"
+    assert len(body["data"]) == (dt.date(2025, 3, 20) - dt.date(2021, 1, 1)).days + 1

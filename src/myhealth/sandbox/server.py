@@ -85,6 +85,14 @@ def _error(status: int, detail: Any, headers: Mapping[str, str] | None = None) -
     return JSONResponse({"detail": detail}, status_code=status, headers=dict(headers or {}))
 
 
+def _shifted(day: dt.date, delta: dt.timedelta) -> dt.date:
+    """`day + delta`, saturating at the ends of the calendar (Oura accepts year 0024)."""
+    try:
+        return day + delta
+    except OverflowError:
+        return dt.date.min if delta < dt.timedelta() else dt.date.max
+
+
 def _parse_time(value: str) -> dt.datetime:
     return dt.datetime.fromisoformat(value.replace("Z", "+00:00"))
 
@@ -192,8 +200,8 @@ class Sandbox:
         limit: int,
     ) -> tuple[list[Document], tuple[dt.date, int] | None]:
         """One page of documents in the window, and the cursor of the next one (or None)."""
-        first = max(self.person.first_day, (start - LOOKAROUND).date())
-        last = min(self.state.today(), (end + LOOKAROUND).date())
+        first = max(self.person.first_day, _shifted(start.date(), -LOOKAROUND))
+        last = min(self.state.today(), _shifted(end.date(), LOOKAROUND))
         if cursor is not None:
             first = max(first, cursor[0])
         page: list[Document] = []
