@@ -441,3 +441,31 @@ def test_extreme_windows_return_the_whole_history(
     assert body["data"][0]["day"] == "2021-01-01"
     assert body["data"][-1]["day"] == "2025-03-20"
     assert len(body["data"]) == (dt.date(2025, 3, 20) - dt.date(2021, 1, 1)).days + 1
+
+
+def test_invalid_documents_are_rejected_by_the_product_models(client: httpx.Client) -> None:
+    from myhealth.oura import models
+
+    faults(client, invalid_documents=1)
+    for data_type, params in (
+        ("daily_sleep", {"start_date": "2025-03-01", "end_date": "2025-03-03"}),
+        ("sleep", {"start_date": "2025-03-01", "end_date": "2025-03-03"}),
+        ("heartrate", {"start_datetime": "2025-03-01T00:00Z", "end_datetime": "2025-03-01T01:00Z"}),
+    ):
+        data = client.get(f"{BASE}/{data_type}", params=params).json()["data"]
+        *good, bad = data
+        for doc in good:
+            models.parse(data_type, doc)
+        with pytest.raises(models.InvalidDocument):
+            models.parse(data_type, bad)
+
+
+def test_same_seed_serves_the_same_bytes_and_another_seed_differs() -> None:
+    params = {"start_date": "2025-02-01", "end_date": "2025-02-07"}
+    bodies = []
+    for seed in (5, 5, 6):
+        with running(SandboxSettings(SANDBOX_SEED=seed), now=NOW) as server:
+            response = httpx.get(f"{server.url}{BASE}/sleep", params=params, headers=BEARER)
+            bodies.append(response.content)
+    assert bodies[0] == bodies[1]
+    assert bodies[0] != bodies[2]
