@@ -319,7 +319,7 @@ def test_oauth_code_flow_rotation_and_reuse(client: httpx.Client, sandbox: Runni
     ).json()
     assert first["token_type"] == "bearer"
     assert first["expires_in"] > 0
-    assert first["scope"].startswith("extapi:")
+    assert first["scope"] == "extapi:daily extapi:heartrate"
     again = client.post(
         "/oauth/token", data={**form, "grant_type": "authorization_code", "code": query["code"]}
     )

@@ -147,7 +147,7 @@ class Sandbox:
             return dt.datetime.combine(day + dt.timedelta(days=1), dt.time(4), zone)
         return dt.datetime.combine(day, dt.time(12), zone)
 
-    def _served(self, data_type: str, day: dt.date, doc: Document, now: dt.datetime) -> Document:
+    def _served(self, data_type: str, doc: Document, now: dt.datetime) -> Document:
         ongoing = (
             data_type == "rest_mode_period"
             and isinstance(doc.get("end_time"), str)
@@ -165,7 +165,7 @@ class Sandbox:
         now = state.now()
         docs = self.person.documents(data_type, day, state.revision_for(day))
         return [
-            (index, self._served(data_type, day, doc, now))
+            (index, self._served(data_type, doc, now))
             for index, doc in enumerate(docs)
             if self.ready_at(data_type, day, doc) <= now
         ]
@@ -317,9 +317,7 @@ def _add_data_routes(app: FastAPI, sandbox: Sandbox) -> None:
             ]
         return JSONResponse({"data": docs, "next_token": next_token})
 
-    def next_token_for(
-        request: Request, data_type: DataType, params: dict[str, str], cursor: dict[str, int]
-    ) -> str:
+    def next_token_for(data_type: DataType, params: dict[str, str], cursor: dict[str, int]) -> str:
         received = params.get("next_token")
         if received and data_type.route in state.faults.repeat_next_token:
             return received  # the "cycle" fault: hand the same token back
@@ -349,7 +347,7 @@ def _add_data_routes(app: FastAPI, sandbox: Sandbox) -> None:
             token = None
             if following is not None:
                 token = next_token_for(
-                    request, data_type, params, {"d": following[0].toordinal(), "i": following[1]}
+                    data_type, params, {"d": following[0].toordinal(), "i": following[1]}
                 )
             return page_response(request, data_type, docs, token)
 
@@ -389,7 +387,7 @@ def _add_data_routes(app: FastAPI, sandbox: Sandbox) -> None:
         rows, following = sandbox.heart_rate(start, end, after, state.faults.heartrate_page_size)
         token = None
         if following is not None:
-            token = next_token_for(request, heartrate, params, {"t": following})
+            token = next_token_for(heartrate, params, {"t": following})
         return page_response(request, heartrate, rows, token)
 
     async def personal_info_route() -> Response:
@@ -452,7 +450,10 @@ def _add_oauth_routes(app: FastAPI, state: SandboxState) -> None:
             return _oauth_error(400, "invalid_request", "redirect_uri is required")
         if response_type != "code" or not client_id:
             return _oauth_error(400, "invalid_request", "response_type=code and client_id needed")
-        granted = state.faults.scope
+        # Consent to what was asked (Oura prompts for everything when scope is omitted).
+        granted = (
+            " ".join(f"extapi:{name}" for name in scope.split()) if scope else state.faults.scope
+        )
         code = state.new_code(client_id, redirect_uri, granted)
         query = {"code": code, **({"state": state_} if state_ is not None else {})}
         separator = "&" if "?" in redirect_uri else "?"
@@ -508,7 +509,7 @@ def _add_oauth_routes(app: FastAPI, state: SandboxState) -> None:
             return JSONResponse(_token_body(state.issue_tokens(), ttl))
 
 
-def _add_control_routes(app: FastAPI, state: SandboxState, sandbox: Sandbox) -> None:
+def _add_control_routes(app: FastAPI, state: SandboxState) -> None:
     @app.get("/_sandbox/faults")
     async def get_faults() -> dict[str, Any]:
         return state.faults.model_dump()
@@ -679,7 +680,7 @@ def create_app(
 
     _add_data_routes(app, sandbox)
     _add_oauth_routes(app, state)
-    _add_control_routes(app, state, sandbox)
+    _add_control_routes(app, state)
     app.middleware("http")(_guard(state))
     app.middleware("http")(instrument(app, metrics))  # outermost: sees every final status
     return app
