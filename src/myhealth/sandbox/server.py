@@ -436,6 +436,20 @@ def _oauth_error(status: int, error: str, description: str) -> JSONResponse:
     return JSONResponse({"error": error, "error_description": description}, status_code=status)
 
 
+def _granted_scope(requested: str | None, consented: str) -> str:
+    """What the user consents to: the requested scopes (all when none are named, as Oura then
+    prompts for everything) that the `scope` switch allows, with Oura's `extapi:` prefix."""
+    if not requested:
+        return consented
+    allowed = consented.split()
+    granted = []
+    for name in requested.replace(",", " ").split():
+        prefixed = "extapi:spo2" if name == "spo2Daily" else f"extapi:{name}"
+        if prefixed in allowed and prefixed not in granted:
+            granted.append(prefixed)
+    return " ".join(granted)
+
+
 def _add_oauth_routes(app: FastAPI, state: SandboxState) -> None:
     @app.get("/oauth/authorize")
     async def authorize(
@@ -450,10 +464,7 @@ def _add_oauth_routes(app: FastAPI, state: SandboxState) -> None:
             return _oauth_error(400, "invalid_request", "redirect_uri is required")
         if response_type != "code" or not client_id:
             return _oauth_error(400, "invalid_request", "response_type=code and client_id needed")
-        # Consent to what was asked (Oura prompts for everything when scope is omitted).
-        granted = (
-            " ".join(f"extapi:{name}" for name in scope.split()) if scope else state.faults.scope
-        )
+        granted = _granted_scope(scope, state.faults.scope)
         code = state.new_code(client_id, redirect_uri, granted)
         query = {"code": code, **({"state": state_} if state_ is not None else {})}
         separator = "&" if "?" in redirect_uri else "?"
