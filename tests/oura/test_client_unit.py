@@ -29,8 +29,10 @@ from myhealth.oura.client import (
     PaginationError,
     RateLimitExhausted,
     ReauthenticationRequired,
+    client_from_settings,
 )
 from myhealth.platform import logging as platform_logging
+from myhealth.platform.config import OuraSettings, load
 from tests.oura.fakes import fetch_all, flatten, mock_client
 
 
@@ -378,3 +380,21 @@ def test_access_tokens_are_never_logged(capsys: pytest.CaptureFixture[str]) -> N
     assert "oura_retry" in logged
     assert "token-0" not in logged
     assert all(json.loads(line) for line in logged.splitlines())
+
+
+def test_client_from_settings_uses_the_configured_base_url_and_key() -> None:
+    settings = load(
+        OuraSettings,
+        {
+            "DATABASE_URL": "postgresql://unused@127.0.0.1/unused",
+            "OURA_API_BASE_URL": "http://127.0.0.1:8090",
+            "OURA_API_KEY": "pat",
+        },
+    )
+
+    async def run() -> tuple[str, str]:
+        async with client_from_settings(settings) as client:
+            request = client._http.build_request("GET", "/v2/usercollection/tag")
+            return str(request.url), await client._tokens.access_token()
+
+    assert asyncio.run(run()) == ("http://127.0.0.1:8090/v2/usercollection/tag", "pat")
