@@ -16,6 +16,7 @@ import argparse
 import asyncio
 import base64
 import binascii
+import bisect
 import contextlib
 import datetime as dt
 import hashlib
@@ -83,6 +84,11 @@ TextParam = Annotated[str | None, Query()]
 
 def _error(status: int, detail: Any, headers: Mapping[str, str] | None = None) -> JSONResponse:
     return JSONResponse({"detail": detail}, status_code=status, headers=dict(headers or {}))
+
+
+def _unix_ms(row: Document) -> int:
+    value: int = row["timestamp_unix"]
+    return value
 
 
 def _shifted(day: dt.date, delta: dt.timedelta) -> dt.date:
@@ -247,10 +253,12 @@ class Sandbox:
             day_start = int(dt.datetime.combine(day, dt.time(), dt.UTC).timestamp())
             if day_start >= high:
                 break
-            for row in self.person.heart_rate(day):
+            rows = self.person.heart_rate(day)
+            first = bisect.bisect_left(rows, low * 1000, key=_unix_ms)
+            for row in rows[first:]:
                 moment = row["timestamp_unix"] // 1000
-                if moment < low or moment >= high:
-                    continue
+                if moment >= high:
+                    break
                 if len(page) == limit:
                     return page, moment
                 page.append(row)
