@@ -469,3 +469,23 @@ def test_same_seed_serves_the_same_bytes_and_another_seed_differs() -> None:
             bodies.append(response.content)
     assert bodies[0] == bodies[1]
     assert bodies[0] != bodies[2]
+
+
+def test_scope_enforcement_and_lapsed_membership(
+    client: httpx.Client, sandbox: RunningSandbox
+) -> None:
+    pair = sandbox.state.issue_tokens("extapi:personal extapi:daily")
+    headers = {"Authorization": f"Bearer {pair.access_token}"}
+    window = {"start_date": "2025-03-01", "end_date": "2025-03-02"}
+
+    def status(route: str) -> int:
+        return client.get(f"{BASE}/{route}", params=window, headers=headers).status_code
+
+    assert status("workout") == 200  # off by default, like the sandbox Oura runs
+    faults(client, enforce_scopes=True)
+    assert status("workout") == 403
+    assert status("daily_sleep") == 200
+    assert status("personal_info") == 200
+    assert client.get(f"{BASE}/workout", params=window).status_code == 200  # not ours: allowed
+    faults(client, forbidden=True)
+    assert status("daily_sleep") == 403

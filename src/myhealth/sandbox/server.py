@@ -602,6 +602,26 @@ def _add_control_routes(app: FastAPI, state: SandboxState) -> None:
         return _token_body(state.issue_tokens(), state.faults.access_token_ttl)
 
 
+# The OAuth scope each route needs (REFERENCE §2; types without a scope of their own are daily).
+ROUTE_SCOPES: dict[str, set[str]] = {
+    "heartrate": {"heartrate"},
+    "workout": {"workout"},
+    "session": {"session"},
+    "tag": {"tag"},
+    "enhanced_tag": {"tag"},
+    "daily_spo2": {"spo2", "spo2Daily"},
+    "personal_info": {"personal", "email"},
+}
+
+
+def _scope_needed(path: str) -> set[str]:
+    for prefix in PREFIXES:
+        if path.startswith(prefix + "/"):
+            route = path[len(prefix) + 1 :].split("/")[0]
+            return ROUTE_SCOPES.get(route, {"daily"})
+    return set()
+
+
 def _guard(state: SandboxState) -> Callable[..., Awaitable[Response]]:
     """Faults and bearer auth on the data routes; request counting on every route."""
 
@@ -648,6 +668,13 @@ def _guard(state: SandboxState) -> Callable[..., Awaitable[Response]]:
             return _error(401, "Not authenticated.")
         if not state.access_allowed(token.strip()):
             return _error(401, "Access token is expired, malformed or revoked.")
+        if faults.forbidden:
+            return _error(403, "Access forbidden: the Oura membership has expired.")
+        if faults.enforce_scopes:
+            needed = _scope_needed(request.url.path)
+            granted = state.scope_of(token.strip())
+            if needed and granted is not None and not needed & granted:
+                return _error(403, f"Access forbidden: the token lacks the {min(needed)} scope.")
         return await call_next(request)
 
     return middleware
