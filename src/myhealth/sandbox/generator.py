@@ -345,11 +345,11 @@ class Person:
                 )
             )
 
-        resting_hr = _clamp(53 + 4 * self._trend(day, 2) + rng.gauss(0, 1.5), 45, 65)
-        hrv = _clamp(50 + 14 * self._trend(day, 3) + rng.gauss(0, 6), 25, 80)
+        resting_hr = _clamp(53 + 4 * self._trend(day, 2) + rng.gauss(0, 1.5), 47, 63)
+        hrv = _clamp(50 + 14 * self._trend(day, 3) + rng.gauss(0, 6), 28, 76)
         if on_trip:
-            resting_hr = min(65, resting_hr + 3)
-            hrv = max(25, hrv - 8)
+            resting_hr = min(63, resting_hr + 3)
+            hrv = max(28, hrv - 8)
         steps = int(
             _clamp(
                 9000
@@ -512,9 +512,11 @@ class Person:
                     hrv_items.append(None)
                     continue
                 bump = 6.0 if phase == "4" else 0.0
-                hr_items.append(float(round(rhr + 8 - 7 * depth + bump + rng.gauss(0, 1.2))))
+                hr_items.append(float(round(rhr + 9 - 7 * depth + bump + rng.gauss(0, 1.0))))
                 hrv_items.append(
-                    float(round(_clamp(state.hrv * (0.6 + 0.7 * depth) + rng.gauss(0, 6), 5, 150)))
+                    float(
+                        round(_clamp(state.hrv * (0.62 + 0.55 * depth) + rng.gauss(0, 6), 5, 150))
+                    )
                 )
             heart_rate = {"interval": 300.0, "items": hr_items, "timestamp": _iso_ms(period.start)}
             hrv = {"interval": 300.0, "items": hrv_items, "timestamp": _iso_ms(period.start)}
