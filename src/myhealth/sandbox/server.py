@@ -149,8 +149,8 @@ class Sandbox:
         if data_type in AFTER_WAKING:
             woke = self.person.wake_time(day)
             return woke if woke is not None else dt.datetime.combine(day, dt.time(12), zone)
-        if data_type == "daily_activity":  # the 24 h from 04:00 are complete
-            return dt.datetime.combine(day + dt.timedelta(days=1), dt.time(4), zone)
+        if data_type == "daily_activity":  # from 04:00, growing through the day
+            return _parse_time(doc["timestamp"])
         return dt.datetime.combine(day, dt.time(12), zone)
 
     def _served(self, data_type: str, doc: Document, now: dt.datetime) -> Document:
@@ -161,6 +161,10 @@ class Sandbox:
         )
         if ongoing:
             doc = {**doc, "end_day": None, "end_time": None}
+        if data_type == "daily_activity":
+            elapsed = (now - _parse_time(doc["timestamp"])).total_seconds()
+            if elapsed < 86400:
+                doc = _activity_so_far(doc, int(elapsed // 60))
         return doc
 
     def day_documents(self, data_type: str, day: dt.date) -> list[tuple[int, Document]]:
@@ -274,6 +278,50 @@ class Sandbox:
             if earlier:
                 return [earlier[-1]]
         return []
+
+
+_ACTIVITY_TOTALS = (
+    "active_calories",
+    "equivalent_walking_distance",
+    "high_activity_met_minutes",
+    "high_activity_time",
+    "low_activity_met_minutes",
+    "low_activity_time",
+    "medium_activity_met_minutes",
+    "medium_activity_time",
+    "resting_time",
+    "sedentary_met_minutes",
+    "sedentary_time",
+    "steps",
+)
+
+
+def _activity_so_far(doc: Document, minutes: int) -> Document:
+    """The day's activity as Oura shows it `minutes` after 04:00: it grows through the day.
+
+    MET minutes still to come are null, `class_5_min` blocks still to come are '0' (no data),
+    and the totals are the share of the day so far.
+    """
+    share = minutes / 1440
+    met = doc["met"]
+    items = met["items"][:minutes]
+    partial = {
+        **doc,
+        "met": {**met, "items": items + [None] * (1440 - minutes)},
+        "average_met_minutes": round(sum(items) / len(items), 3) if items else 0.0,
+        "score": doc["score"] if share > 0.5 else None,
+        "inactivity_alerts": doc["inactivity_alerts"] if share > 0.5 else 0,
+    }
+    for key in _ACTIVITY_TOTALS:
+        partial[key] = round(doc[key] * share)
+    resting_calories = doc["total_calories"] - doc["active_calories"]
+    partial["total_calories"] = round(resting_calories * share) + partial["active_calories"]
+    partial["meters_to_target"] = max(
+        0, doc["target_meters"] - partial["equivalent_walking_distance"]
+    )
+    if "class_5_min" in doc:
+        partial["class_5_min"] = doc["class_5_min"][: minutes // 5].ljust(288, "0")
+    return partial
 
 
 def _bounds(
