@@ -157,6 +157,16 @@ def build_router() -> APIRouter:
         except DATABASE_ERRORS:
             state.ingest_metrics.requests_rejected.labels("database").inc()
             raise
+        except psycopg.Error as exc:
+            # The database refused the batch (a value it cannot take): the transaction was
+            # rolled back, so nothing of the batch is stored.
+            state.ingest_metrics.requests_rejected.labels("database").inc()
+            log.error("batch refused by the database", data_type=data_type.name, error=str(exc))
+            reason = exc.diag.message_primary or type(exc).__name__
+            raise HTTPException(
+                status_code=500,
+                detail=f"the database refused the batch, nothing was stored: {reason}",
+            ) from None
         elapsed = time.perf_counter() - started
         metrics = state.ingest_metrics
         metrics.batch_duration.labels(data_type.name).observe(elapsed)
