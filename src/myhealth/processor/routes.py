@@ -43,7 +43,7 @@ class ProcessorState:
     """Everything the routes depend on; built by `create_app`, kept on `app.state.processor`."""
 
     settings: ProcessorSettings
-    pool: AsyncConnectionPool
+    pool: AsyncConnectionPool[Any]
     registry: CollectorRegistry
     ingest_metrics: IngestMetrics
     db_metrics: DatabaseMetrics

@@ -17,6 +17,7 @@ import contextlib
 import socket
 import threading
 from collections.abc import AsyncIterator, Iterator, Mapping
+from typing import Any
 
 import uvicorn
 from fastapi import FastAPI
@@ -35,7 +36,9 @@ GRACEFUL_SHUTDOWN_SECONDS = 20
 POOL_MAX_SIZE = 10
 
 
-def create_app(settings: ProcessorSettings, *, pool: AsyncConnectionPool | None = None) -> FastAPI:
+def create_app(
+    settings: ProcessorSettings, *, pool: AsyncConnectionPool[Any] | None = None
+) -> FastAPI:
     """The processor app. The pool is opened by the app's lifespan (not waiting for the
     database: `/ready` reports it) and closed on shutdown."""
     pool = pool or create_pool(settings.database_url, max_size=POOL_MAX_SIZE, name=SERVICE)
@@ -108,7 +111,7 @@ class _ThreadServer(uvicorn.Server):
 
 @contextlib.contextmanager
 def running(
-    settings: ProcessorSettings, *, pool: AsyncConnectionPool | None = None
+    settings: ProcessorSettings, *, pool: AsyncConnectionPool[Any] | None = None
 ) -> Iterator[str]:
     """Serve the processor on 127.0.0.1 (a free port) in a background thread; yield its base
     URL (`http://127.0.0.1:PORT`); stop it (graceful shutdown) on exit.
