@@ -29,7 +29,7 @@ from myhealth.platform.config import ProcessorSettings, load
 from myhealth.platform.metrics import HttpMetrics, instrument, new_registry
 from myhealth.processor.db_metrics import DatabaseMetrics
 from myhealth.processor.observability import SERVICE, IngestMetrics, PoolMetrics
-from myhealth.processor.routes import ProcessorState, build_router, install_error_handlers
+from myhealth.processor.routes import ProcessorState, add_routes, install_error_handlers
 from myhealth.storage.db import create_pool
 
 GRACEFUL_SHUTDOWN_SECONDS = 20
@@ -72,7 +72,7 @@ def create_app(
         redoc_url=None,
     )
     app.state.processor = state
-    app.include_router(build_router())
+    add_routes(app)
     install_error_handlers(app)
     app.middleware("http")(instrument(app, http_metrics))
     return app
