@@ -255,7 +255,9 @@ async def store_batch(
     latest: dict[str, _Valid] = {}
     for document in valid:
         latest[document.key] = document
-    unique = list(latest.values())
+    # Rows go in key order, so concurrent batches with overlapping keys lock rows in the same
+    # order and cannot deadlock each other.
+    unique = [latest[key] for key in sorted(latest)]
     archived = data_type.name != "heartrate"
 
     async with conn.transaction():
