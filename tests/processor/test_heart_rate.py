@@ -68,7 +68,7 @@ def test_five_thousand_samples_in_a_few_statements(
             "unchanged": 1,
             "rejected": [],
         }
-        # SET LOCAL timezone + one upsert (no archive for heart rate, no quarantine).
+        # Session settings + one upsert (no archive for heart rate, no quarantine).
         assert len(CountingConnection.statements) <= 3, CountingConnection.statements
 
         batch[10]["bpm"] = 200
