@@ -94,14 +94,14 @@ into an ExternalSecret template, where ESO fills in the user and the password.
 
 {{/* Pod annotations for the Istio proxy of run-to-completion pods. */}}
 {{- define "myhealth.jobMeshAnnotations" -}}
-{{- if and .Values.istio.enabled .Values.istio.nativeSidecars }}
+{{- if and .Values.istio.enabled .Values.istio.nativeSidecars -}}
 sidecar.istio.io/nativeSidecar: "true"
 {{- end }}
 {{- end }}
 
 {{/* Pod labels that ask Istio for a sidecar when the mesh is on. */}}
 {{- define "myhealth.meshPodLabels" -}}
-{{- if .Values.istio.enabled }}
+{{- if .Values.istio.enabled -}}
 sidecar.istio.io/inject: "true"
 {{- end }}
 {{- end }}
@@ -165,11 +165,31 @@ Scrape over Istio mTLS with the workload certificate that Prometheus' own sideca
 host names, hence insecureSkipVerify: the CA still has to sign them.
 */}}
 {{- define "myhealth.istioScrapeTls" -}}
-{{- $dir := .Values.istio.prometheusMtls.certDir }}
+{{- $dir := .Values.istio.prometheusMtls.certDir -}}
 scheme: https
 tlsConfig:
   caFile: {{ $dir }}/root-cert.pem
   certFile: {{ $dir }}/cert-chain.pem
   keyFile: {{ $dir }}/key.pem
   insecureSkipVerify: true
+{{- end }}
+
+{{/*
+Metadata of a pod template: component labels, the mesh label, podLabels; the given
+annotations, the mesh annotations for run-to-completion pods, podAnnotations.
+Call with (dict "root" $ "component" "api" "annotations" (dict ...) "job" true).
+*/}}
+{{- define "myhealth.podMetadata" -}}
+{{- $root := .root }}
+{{- $labels := merge (dict) (include "myhealth.componentLabels" . | fromYaml) (include "myhealth.meshPodLabels" $root | fromYaml) $root.Values.podLabels }}
+{{- $annotations := merge (dict) (default (dict) .annotations) $root.Values.podAnnotations }}
+{{- if .job }}
+{{- $annotations = merge $annotations (include "myhealth.jobMeshAnnotations" $root | fromYaml) }}
+{{- end -}}
+labels:
+  {{- toYaml $labels | nindent 2 }}
+{{- with $annotations }}
+annotations:
+  {{- toYaml . | nindent 2 }}
+{{- end }}
 {{- end }}

@@ -38,7 +38,7 @@ The env of each command (spec.md §3): shared settings from the ConfigMap, secre
 {{- end }}
 
 {{- define "myhealth.env.collector" -}}
-{{- $oura := include "myhealth.secretName" (dict "root" . "name" "oura") }}
+{{- $oura := include "myhealth.secretName" (dict "root" . "name" "oura") -}}
 {{ include "myhealth.secretEnv" (dict "key" "DATABASE_URL" "secret" (include "myhealth.secretName" (dict "root" . "name" "database"))) }}
 {{ include "myhealth.secretEnv" (dict "key" "INGEST_TOKEN" "secret" (include "myhealth.secretName" (dict "root" . "name" "ingest"))) }}
 {{ include "myhealth.secretEnv" (dict "key" "OURA_CLIENT_ID" "secret" $oura) }}
@@ -123,25 +123,20 @@ spec:
       maxUnavailable: 0
   template:
     metadata:
-      labels:
-        {{- include "myhealth.componentLabels" $ctx | nindent 8 }}
-        {{- include "myhealth.meshPodLabels" $root | nindent 8 }}
-        {{- with $root.Values.podLabels }}
-        {{- toYaml . | nindent 8 }}
-        {{- end }}
-      annotations:
-        checksum/config: {{ include (print $root.Template.BasePath "/configmap.yaml") $root | sha256sum }}
-        {{- with $root.Values.podAnnotations }}
-        {{- toYaml . | nindent 8 }}
-        {{- end }}
+      {{- $checksum := dict "checksum/config" (include (print $root.Template.BasePath "/configmap.yaml") $root | sha256sum) }}
+      {{- include "myhealth.podMetadata" (dict "root" $root "component" .component "annotations" $checksum) | nindent 6 }}
     spec:
       serviceAccountName: {{ include "myhealth.componentName" $ctx }}
       automountServiceAccountToken: false
       securityContext:
         {{- toYaml $root.Values.podSecurityContext | nindent 8 }}
       terminationGracePeriodSeconds: {{ $root.Values.terminationGracePeriodSeconds }}
-      {{- include "myhealth.scheduling" $root | nindent 6 }}
-      {{- include "myhealth.topologySpread" $ctx | nindent 6 }}
+      {{- with include "myhealth.scheduling" $root }}
+      {{- . | nindent 6 }}
+      {{- end }}
+      {{- with include "myhealth.topologySpread" $ctx }}
+      {{- . | nindent 6 }}
+      {{- end }}
       containers:
         {{- include "myhealth.container" (dict "root" $root "component" .component "command" .component "resources" $values.resources) | nindent 8 }}
           ports:
