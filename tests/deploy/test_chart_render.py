@@ -21,8 +21,13 @@ from .conftest import (
     tool,
 )
 
-CUSTOM_GROUPS = ("networking.istio.io/", "security.istio.io/", "monitoring.coreos.com/",
-                 "external-secrets.io/", "argoproj.io/")
+CUSTOM_GROUPS = (
+    "networking.istio.io/",
+    "security.istio.io/",
+    "monitoring.coreos.com/",
+    "external-secrets.io/",
+    "argoproj.io/",
+)
 
 
 @pytest.mark.parametrize("scenario", list(SCENARIOS))
@@ -115,7 +120,10 @@ def test_values_schema_rejects_mistakes(setting: str, message: str) -> None:
 
 def test_scenarios_cover_every_scenario_file() -> None:
     used = {path.name for files in SCENARIOS.values() for path in files}
-    on_disk = {path.name for path in (CHART.parent.parent / "tests" / "deploy" / "scenarios").glob("*.yaml")}
+    on_disk = {
+        path.name
+        for path in (CHART.parent.parent / "tests" / "deploy" / "scenarios").glob("*.yaml")
+    }
     assert on_disk <= used
     assert set(ALL_SCENARIOS) == set(SCENARIOS) | set(FIXTURE_SCENARIOS)
 

@@ -60,13 +60,22 @@ def restricted_violations(meta: dict[str, Any], spec: dict[str, Any]) -> list[st
             if profile and profile.get("type") == "Unconfined":
                 problems.append(f"{c['name']}: AppArmor Unconfined")
         selinux = sc.get("seLinuxOptions", {})
-        if selinux.get("type", "") not in SELINUX_TYPES or selinux.get("user") or selinux.get("role"):
+        if (
+            selinux.get("type", "") not in SELINUX_TYPES
+            or selinux.get("user")
+            or selinux.get("role")
+        ):
             problems.append(f"{c['name']}: seLinuxOptions")
     for key, value in annotations.items():
-        if key.startswith("container.apparmor.security.beta.kubernetes.io/") and value not in (
-            "runtime/default",
-            "localhost/",
-        ) and not value.startswith("localhost/"):
+        if (
+            key.startswith("container.apparmor.security.beta.kubernetes.io/")
+            and value
+            not in (
+                "runtime/default",
+                "localhost/",
+            )
+            and not value.startswith("localhost/")
+        ):
             problems.append(f"AppArmor annotation {key}={value}")
     for sysctl in pod_sc.get("sysctls", []):
         if sysctl["name"] not in SAFE_SYSCTLS:
@@ -152,7 +161,10 @@ def test_long_running_pods_have_probes_and_graceful_shutdown(rendered: Render) -
             assert c["livenessProbe"]["httpGet"]["path"] == "/health"
             assert c["readinessProbe"]["httpGet"]["path"] == "/ready"
             assert c["lifecycle"]["preStop"]["sleep"]["seconds"] > 0
-            assert spec["terminationGracePeriodSeconds"] > c["lifecycle"]["preStop"]["sleep"]["seconds"]
+            assert (
+                spec["terminationGracePeriodSeconds"]
+                > c["lifecycle"]["preStop"]["sleep"]["seconds"]
+            )
 
 
 @pytest.mark.parametrize("component", ["processor", "api"])
@@ -164,6 +176,7 @@ def test_multi_replica_workloads_spread_over_zones_and_nodes(
     keys = {c["topologyKey"] for c in spec["topologySpreadConstraints"]}
     assert keys == {"topology.kubernetes.io/zone", "kubernetes.io/hostname"}
     dev = render_scenario("dev")  # one replica, no HPA: nothing to spread
-    assert "topologySpreadConstraints" not in dev.get("Deployment", f"myhealth-{component}")[
-        "spec"
-    ]["template"]["spec"]
+    assert (
+        "topologySpreadConstraints"
+        not in dev.get("Deployment", f"myhealth-{component}")["spec"]["template"]["spec"]
+    )
