@@ -53,9 +53,9 @@ ALL_SCENARIOS = [*SCENARIOS, *FIXTURE_SCENARIOS]
 
 def tool(name: str) -> str:
     """Path of a checking tool; missing tools fail the test (run `make tools`)."""
-    candidate = REPO / ".tools" / "bin" / name
-    if candidate.exists():
-        return str(candidate)
+    for directory in (REPO / ".tools" / "bin", REPO / ".venv" / "bin"):
+        if (directory / name).exists():
+            return str(directory / name)
     found = shutil.which(name)
     if found is None:
         pytest.fail(f"{name} is not installed: run `make tools` (tools/install-{name}.sh)")
