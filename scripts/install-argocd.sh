@@ -20,7 +20,9 @@ helm upgrade --install argocd argo/argo-cd \
     --wait --timeout 10m
 
 kubectl apply -f "${root}/helm/argocd/appproject.yaml"
-kubectl apply -f "${root}/helm/argocd/platform/"  # Applications only; they install the CRDs
+# The add-ons (External Secrets, kube-prometheus-stack); Istio comes from Terraform, or from
+# helm/argocd/optional/istio.yaml on a cluster Terraform did not set up.
+kubectl apply -f "${root}/helm/argocd/platform/"
 if [[ "${env}" == "dev" ]]; then
     kubectl apply -f "${root}/helm/argocd/application.yaml"
 else

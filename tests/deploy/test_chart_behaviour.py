@@ -204,9 +204,16 @@ def test_collector_egress_is_limited_to_oura(render_scenario: RenderFn) -> None:
 def test_gateway_and_route(render_scenario: RenderFn) -> None:
     dev = render_scenario("dev")
     (gateway,) = dev.of_kind("Gateway")
-    https = next(s for s in gateway["spec"]["servers"] if s["port"]["number"] == 443)
-    assert https["hosts"] == ["api.myhealth.eric-n.com"]
-    assert https["tls"]["mode"] == "SIMPLE"
+    assert gateway["spec"]["selector"] == {"istio": "ingressgateway"}
+    # API Gateway terminates TLS; the NLB delivers plain HTTP to the gateway.
+    (server,) = gateway["spec"]["servers"]
+    assert server["port"] == {"number": 80, "name": "http", "protocol": "HTTP"}
+    (binding,) = dev.of_kind("TargetGroupBinding")
+    assert binding["metadata"]["namespace"] == "istio-ingress"
+    assert binding["spec"]["serviceRef"] == {"name": "istio-ingressgateway", "port": 80}
+    assert binding["spec"]["targetGroupARN"].startswith("arn:aws:elasticloadbalancing:")
+    assert binding["spec"]["targetType"] == "ip"
+    assert not render_scenario("prod-istio-off").of_kind("TargetGroupBinding")
     (route,) = dev.of_kind("VirtualService")
     assert route["spec"]["gateways"] == [f"{NAMESPACE}/myhealth"]
     destination = route["spec"]["http"][-1]["route"][0]["destination"]
@@ -254,6 +261,16 @@ def test_migration_runs_as_a_hook_with_its_own_secret(render_scenario: RenderFn)
         assert c["args"] == ["migrate"]
         (url,) = [e for e in c["env"] if e["name"] == "DATABASE_URL"]
         secret = rendered.get(kind, url["valueFrom"]["secretKeyRef"]["name"])
+        if kind == "ExternalSecret":
+            # The store it reads and the store's identity come even earlier.
+            store = rendered.get("SecretStore", secret["spec"]["secretStoreRef"]["name"])
+            store_account = rendered.get("ServiceAccount", "myhealth-external-secrets")
+            for early in (store, store_account):
+                weight = int(early["metadata"]["annotations"]["helm.sh/hook-weight"])
+                assert weight < int(secret["metadata"]["annotations"]["helm.sh/hook-weight"])
+            assert store_account["metadata"]["annotations"]["eks.amazonaws.com/role-arn"]
+            auth = store["spec"]["provider"]["aws"]["auth"]["jwt"]["serviceAccountRef"]
+            assert auth == {"name": "myhealth-external-secrets"}
         account = rendered.get(
             "ServiceAccount", job["spec"]["template"]["spec"]["serviceAccountName"]
         )
@@ -277,10 +294,7 @@ def test_secret_sources(render_scenario: RenderFn) -> None:
     assert not external.of_kind("ExternalSecret")
     for es in eso.of_kind("ExternalSecret"):
         assert es["apiVersion"] == "external-secrets.io/v1"
-        assert es["spec"]["secretStoreRef"] == {
-            "kind": "ClusterSecretStore",
-            "name": "aws-secrets-manager",
-        }
+        assert es["spec"]["secretStoreRef"] == {"kind": "SecretStore", "name": "myhealth"}
     database = plain.get("Secret", name("database"))["stringData"]["DATABASE_URL"]
     # Credentials are URL-encoded into the connection string.
     assert database == (
@@ -410,3 +424,77 @@ def test_irsa_role_annotation_is_a_value(fixture_chart: Any) -> None:
     ]
     assert account["metadata"]["annotations"]["eks.amazonaws.com/role-arn"] == arn
     assert account["automountServiceAccountToken"] is False
+
+
+def test_external_secrets_read_the_terraform_secret_layout(render_scenario: RenderFn) -> None:
+    dev = render_scenario("dev")
+
+    def refs(secret: str) -> dict[str, tuple[str, str | None]]:
+        spec = dev.get("ExternalSecret", name(secret))["spec"]
+        return {
+            d["secretKey"]: (d["remoteRef"]["key"], d["remoteRef"].get("property"))
+            for d in spec["data"]
+        }
+
+    assert refs("oura") == {
+        "OURA_CLIENT_ID": ("myhealth/dev/oura-oauth", "client_id"),
+        "OURA_CLIENT_SECRET": ("myhealth/dev/oura-oauth", "client_secret"),
+        "OURA_REFRESH_TOKEN": ("myhealth/dev/oura-tokens", "refresh_token"),
+    }
+    assert refs("api") == {
+        "API_KEY": ("myhealth/dev/api-key", None),
+        "JWT_SECRET": ("myhealth/dev/jwt-secret", None),
+    }
+    assert refs("ingest") == {"INGEST_TOKEN": ("myhealth/dev/ingest-token", None)}
+    master = "arn:aws:secretsmanager:us-east-1:123456789012:secret:rds!db-dev"
+    assert refs("database") == {"username": (master, "username"), "password": (master, "password")}
+
+
+def test_terraform_helm_values_output_is_accepted(fixture_chart: Any, tmp_path: Any) -> None:
+    """`terraform output -json helm_values` (its keys, as the Terraform roots define them)
+    passes the values schema and lands where the chart reads it."""
+    import json
+
+    from .conftest import helm_template
+
+    output = {
+        "aws": {"region": "us-east-1", "accountId": "123456789012", "environment": "dev"},
+        "image": {"repository": "123456789012.dkr.ecr.us-east-1.amazonaws.com/myhealth"},
+        "database": {
+            "host": "db.example.internal",
+            "port": 5432,
+            "name": "myhealth",
+            "sslMode": "require",
+            "masterSecretArn": "arn:aws:secretsmanager:us-east-1:123456789012:secret:rds!db-x",
+        },
+        "externalSecrets": {
+            "roleArn": "arn:aws:iam::123456789012:role/eso",
+            "serviceAccount": "myhealth-external-secrets",
+            "secretNames": {
+                "ouraOauth": "p/oura-oauth",
+                "ouraTokens": "p/oura-tokens",
+                "apiKey": "p/api-key",
+                "jwtSecret": "p/jwt-secret",
+                "ingestToken": "p/ingest-token",
+                "grafanaAdmin": "p/grafana-admin",
+            },
+        },
+        "ingress": {
+            "targetGroupArn": "arn:aws:elasticloadbalancing:us-east-1:1:targetgroup/x/y",
+            "gatewayNamespace": "istio-ingress",
+            "gatewayService": "istio-ingressgateway",
+            "gatewaySelector": {"istio": "ingressgateway"},
+            "publicUrl": "https://api.myhealth.eric-n.com",
+        },
+        "platform": {"clusterName": "myhealth-dev", "vpcId": "vpc-1", "karpenter": {}},
+    }
+    infra = tmp_path / "infra.json"
+    infra.write_text(json.dumps(output))
+    manifests = helm_template(
+        fixture_chart,
+        [infra],
+        "--set",
+        "externalSecrets.enabled=true,istio.enabled=true",
+    )
+    kinds = {m["kind"] for m in manifests}
+    assert {"SecretStore", "ExternalSecret", "TargetGroupBinding"} <= kinds

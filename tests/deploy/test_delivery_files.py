@@ -25,7 +25,7 @@ def argocd_documents() -> list[dict[str, Any]]:
 
 def test_argocd_manifests_match_their_crds(crds: CrdValidator) -> None:
     docs = argocd_documents()
-    assert {d["kind"] for d in docs} >= {"AppProject", "Application", "ClusterSecretStore"}
+    assert {d["kind"] for d in docs} == {"AppProject", "Application"}
     failures = []
     for doc in docs:
         assert crds.knows(doc), doc["kind"]

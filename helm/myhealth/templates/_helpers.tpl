@@ -193,3 +193,14 @@ annotations:
   {{- toYaml . | nindent 2 }}
 {{- end }}
 {{- end }}
+
+{{/* The store the ExternalSecrets read: the chart's SecretStore, or the configured one. */}}
+{{- define "myhealth.secretStoreRef" -}}
+{{- if .Values.externalSecrets.secretStore.create }}
+kind: SecretStore
+name: {{ include "myhealth.fullname" . }}
+{{- else }}
+kind: {{ .Values.externalSecrets.secretStoreRef.kind }}
+name: {{ .Values.externalSecrets.secretStoreRef.name }}
+{{- end }}
+{{- end }}
