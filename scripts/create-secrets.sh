@@ -5,10 +5,13 @@
 #   scripts/create-secrets.sh [--env dev] [--rotate]           AWS Secrets Manager (ESO reads it)
 #   scripts/create-secrets.sh --plain [--namespace myhealth]   Kubernetes Secrets (no ESO)
 #
-# Reads OURA_CLIENT_ID, OURA_CLIENT_SECRET, OURA_REFRESH_TOKEN (optional), and for --plain
-# DATABASE_URL (and DATABASE_URL_READONLY, optional) from the environment; API_KEY,
-# JWT_SECRET, INGEST_TOKEN and GRAFANA_ADMIN_PASSWORD are generated when not set. The database
-# login itself is managed by Terraform (terraform/environments/<env>), not here.
+# AWS: Terraform creates the (empty) secrets myhealth/<env>/{oura-oauth,oura-tokens,api-key,
+# jwt-secret,ingest-token,grafana-admin}; this fills them. OURA_CLIENT_ID/OURA_CLIENT_SECRET
+# (and OURA_REFRESH_TOKEN, optional) are written when given; API_KEY, JWT_SECRET, INGEST_TOKEN
+# and the Grafana password are generated once (kept on later runs unless --rotate). The
+# database login is RDS's own managed secret.
+# --plain: writes the chart's Secrets directly; needs DATABASE_URL (DATABASE_URL_READONLY is
+# optional) besides the Oura values.
 set -euo pipefail
 
 env="dev"
@@ -34,22 +37,18 @@ random() { openssl rand -base64 48 | tr -d '\n/+=' | cut -c1-48; }
 : "${OURA_CLIENT_ID:?set OURA_CLIENT_ID}"
 : "${OURA_CLIENT_SECRET:?set OURA_CLIENT_SECRET}"
 
-# Creates the secret, or updates it only with --rotate (or when a value was passed in).
+# Writes a value into a secret Terraform created, unless it has one already (or --rotate).
 put_aws_secret() {
-    local name="$1" json="$2" force="$3"
-    if aws secretsmanager describe-secret --region "${region}" --secret-id "${name}" >/dev/null 2>&1; then
-        if [[ "${rotate}" == "true" || "${force}" == "true" ]]; then
-            aws secretsmanager put-secret-value --region "${region}" --secret-id "${name}" \
-                --secret-string "${json}" >/dev/null
-            echo "updated ${name}"
-        else
-            echo "kept ${name}"
-        fi
-    else
-        aws secretsmanager create-secret --region "${region}" --name "${name}" \
-            --secret-string "${json}" >/dev/null
-        echo "created ${name}"
+    local name="$1" value="$2" force="$3"
+    if aws secretsmanager get-secret-value --region "${region}" --secret-id "${name}" \
+        --query VersionId --output text >/dev/null 2>&1 \
+        && [[ "${rotate}" != "true" && "${force}" != "true" ]]; then
+        echo "kept ${name}"
+        return
     fi
+    aws secretsmanager put-secret-value --region "${region}" --secret-id "${name}" \
+        --secret-string "${value}" >/dev/null
+    echo "wrote ${name}"
 }
 
 # Declarative apply: running it twice leaves the same Secret.
@@ -69,14 +68,19 @@ if [[ "${mode}" == "aws" ]]; then
     need aws
     need python3
     prefix="myhealth/${env}"
-    put_aws_secret "${prefix}/oura" "$(json_object client_id "${OURA_CLIENT_ID}" \
-        client_secret "${OURA_CLIENT_SECRET}" refresh_token "${OURA_REFRESH_TOKEN:-}")" true
-    put_aws_secret "${prefix}/api" "$(json_object api_key "${API_KEY:-$(random)}" \
-        jwt_secret "${JWT_SECRET:-$(random)}")" false
-    put_aws_secret "${prefix}/ingest" "$(json_object ingest_token "${INGEST_TOKEN:-$(random)}")" false
-    put_aws_secret "${prefix}/grafana" \
-        "$(json_object admin_password "${GRAFANA_ADMIN_PASSWORD:-$(random)}")" false
-    echo "database secrets (${prefix}/database, ${prefix}/database-readonly) come from Terraform"
+    put_aws_secret "${prefix}/oura-oauth" "$(json_object client_id "${OURA_CLIENT_ID}" \
+        client_secret "${OURA_CLIENT_SECRET}")" true
+    if [[ -n "${OURA_REFRESH_TOKEN:-}" ]]; then
+        put_aws_secret "${prefix}/oura-tokens" \
+            "$(json_object refresh_token "${OURA_REFRESH_TOKEN}")" true
+    else
+        put_aws_secret "${prefix}/oura-tokens" "$(json_object refresh_token "")" false
+    fi
+    put_aws_secret "${prefix}/api-key" "${API_KEY:-$(random)}" false
+    put_aws_secret "${prefix}/jwt-secret" "${JWT_SECRET:-$(random)}" false
+    put_aws_secret "${prefix}/ingest-token" "${INGEST_TOKEN:-$(random)}" false
+    put_aws_secret "${prefix}/grafana-admin" "$(json_object admin-user admin \
+        admin-password "${GRAFANA_ADMIN_PASSWORD:-$(random)}")" false
 else
     need kubectl
     : "${DATABASE_URL:?set DATABASE_URL for --plain}"
