@@ -23,7 +23,8 @@ from .conftest import (
 
 # Kinds with no vendored CRD (shared/crds has none): checked by dedicated tests instead.
 NO_VENDORED_CRD = {("elbv2.k8s.aws/v1beta1", "TargetGroupBinding")}
-CUSTOM_GROUPS = ("elbv2.k8s.aws/", 
+CUSTOM_GROUPS = (
+    "elbv2.k8s.aws/",
     "networking.istio.io/",
     "security.istio.io/",
     "monitoring.coreos.com/",
