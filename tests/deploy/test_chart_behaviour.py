@@ -385,7 +385,9 @@ def test_prometheus_rule_comes_from_the_observability_rules_file(render_scenario
         c for c in rendered.of_kind("ConfigMap") if "grafana_dashboard" in c["metadata"]["labels"]
     ]
     assert dashboard["metadata"]["labels"]["grafana_dashboard"] == "1"
-    assert '"uid": "fixture-overview"' in dashboard["data"]["fixture-overview.json"]
+    # A file name with characters an object name may not hold still makes a valid name.
+    assert dashboard["metadata"]["name"] == "myhealth-dashboard-fixture-overview"
+    assert '"uid": "fixture-overview"' in dashboard["data"]["Fixture_overview.json"]
 
 
 def test_in_chart_grafana_reads_the_in_chart_prometheus(render_scenario: RenderFn) -> None:

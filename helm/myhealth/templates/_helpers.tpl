@@ -204,3 +204,9 @@ kind: {{ .Values.externalSecrets.secretStoreRef.kind }}
 name: {{ .Values.externalSecrets.secretStoreRef.name }}
 {{- end }}
 {{- end }}
+
+{{/* ConfigMap name of one dashboard file (file names may hold characters names may not). */}}
+{{- define "myhealth.dashboardConfigMap" -}}
+{{- $file := base .path | trimSuffix ".json" | lower | replace "_" "-" | replace "." "-" }}
+{{- printf "%s-dashboard-%s" (include "myhealth.fullname" .root) $file | trunc 63 | trimSuffix "-" }}
+{{- end }}
