@@ -86,6 +86,7 @@ class Render:
     values: list[Path]
     chart: Path
     manifests: list[Manifest] = field(default_factory=list)
+    text: str = ""
 
     def of_kind(self, kind: str) -> list[Manifest]:
         return [m for m in self.manifests if m["kind"] == kind]
@@ -101,6 +102,10 @@ class Render:
 
 
 def helm_template(chart: Path, values: list[Path], *extra: str) -> list[Manifest]:
+    return [doc for doc in yaml.safe_load_all(helm_template_text(chart, values, *extra)) if doc]
+
+
+def helm_template_text(chart: Path, values: list[Path], *extra: str) -> str:
     result = subprocess.run(
         [tool("helm"), "template", RELEASE, str(chart), *helm_args(values), *extra],
         capture_output=True,
@@ -108,7 +113,7 @@ def helm_template(chart: Path, values: list[Path], *extra: str) -> list[Manifest
         check=False,
     )
     assert result.returncode == 0, result.stderr
-    return [doc for doc in yaml.safe_load_all(result.stdout) if doc]
+    return result.stdout
 
 
 @pytest.fixture(scope="session")
@@ -130,7 +135,9 @@ def render_scenario(fixture_chart: Path) -> Callable[[str], Render]:
                 chart, values = CHART, SCENARIOS[name]
             else:
                 chart, values = fixture_chart, FIXTURE_SCENARIOS[name]
-            cache[name] = Render(name, values, chart, helm_template(chart, values))
+            text = helm_template_text(chart, values)
+            manifests = [doc for doc in yaml.safe_load_all(text) if doc]
+            cache[name] = Render(name, values, chart, manifests, text)
         return cache[name]
 
     return render

@@ -51,6 +51,25 @@ def test_every_scenario_renders_objects(rendered: Render) -> None:
     assert len(names) == len(set(names)), f"{rendered.name}: duplicate objects"
 
 
+def test_output_is_tidy(rendered: Render) -> None:
+    """No blank lines left by empty optional blocks, no null-valued keys."""
+    blank = [n for n, line in enumerate(rendered.text.splitlines(), 1) if line and not line.strip()]
+    assert not blank, f"{rendered.name}: whitespace-only lines {blank[:5]}"
+
+    def nulls(node: object, path: str) -> list[str]:
+        if isinstance(node, dict):
+            found = [f"{path}.{k}" for k, v in node.items() if v is None]
+            return found + [x for k, v in node.items() for x in nulls(v, f"{path}.{k}")]
+        if isinstance(node, list):
+            return [x for i, v in enumerate(node) for x in nulls(v, f"{path}[{i}]")]
+        return []
+
+    found = [
+        x for m in rendered.manifests for x in nulls(m, f"{m['kind']}/{m['metadata']['name']}")
+    ]
+    assert not found, found
+
+
 def test_builtin_objects_match_kubernetes_schemas(rendered: Render) -> None:
     failures = []
     for manifest in rendered.manifests:

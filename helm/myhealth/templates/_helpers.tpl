@@ -196,10 +196,10 @@ annotations:
 
 {{/* The store the ExternalSecrets read: the chart's SecretStore, or the configured one. */}}
 {{- define "myhealth.secretStoreRef" -}}
-{{- if .Values.externalSecrets.secretStore.create }}
+{{- if .Values.externalSecrets.secretStore.create -}}
 kind: SecretStore
 name: {{ include "myhealth.fullname" . }}
-{{- else }}
+{{- else -}}
 kind: {{ .Values.externalSecrets.secretStoreRef.kind }}
 name: {{ .Values.externalSecrets.secretStoreRef.name }}
 {{- end }}

@@ -131,10 +131,10 @@ spec:
       securityContext:
         {{- toYaml $root.Values.podSecurityContext | nindent 8 }}
       terminationGracePeriodSeconds: {{ $root.Values.terminationGracePeriodSeconds }}
-      {{- with include "myhealth.scheduling" $root }}
+      {{- with include "myhealth.scheduling" $root | trim }}
       {{- . | nindent 6 }}
       {{- end }}
-      {{- with include "myhealth.topologySpread" $ctx }}
+      {{- with include "myhealth.topologySpread" $ctx | trim }}
       {{- . | nindent 6 }}
       {{- end }}
       containers:
