@@ -91,11 +91,12 @@ class Render:
     def of_kind(self, kind: str) -> list[Manifest]:
         return [m for m in self.manifests if m["kind"] == kind]
 
-    def get(self, kind: str, name: str) -> Manifest:
+    def get(self, kind: str, name: str, namespace: str = NAMESPACE) -> Manifest:
         for manifest in self.of_kind(kind):
-            if manifest["metadata"]["name"] == name:
+            meta = manifest["metadata"]
+            if meta["name"] == name and meta.get("namespace", namespace) == namespace:
                 return manifest
-        raise AssertionError(f"{self.name}: no {kind} named {name}")
+        raise AssertionError(f"{self.name}: no {kind} {namespace}/{name}")
 
     def kinds(self) -> set[str]:
         return {m["kind"] for m in self.manifests}

@@ -8,7 +8,7 @@ from typing import Any
 
 import pytest
 
-from .conftest import NAMESPACE, Manifest, Render, pod_templates
+from .conftest import FIXTURE_OBSERVABILITY, NAMESPACE, Manifest, Render, pod_templates
 
 RenderFn = Callable[[str], Render]
 ISTIO_KINDS = {"Gateway", "VirtualService", "DestinationRule", "PeerAuthentication",
@@ -390,15 +390,21 @@ def test_prometheus_rule_comes_from_the_observability_rules_file(render_scenario
     assert '"uid": "fixture-overview"' in dashboard["data"]["Fixture_overview.json"]
 
 
-def test_in_chart_grafana_reads_the_in_chart_prometheus(render_scenario: RenderFn) -> None:
+def test_in_chart_grafana_gets_the_observability_datasources(render_scenario: RenderFn) -> None:
     rendered = render_scenario("fixture-standalone")
-    import yaml
-
+    fixture = (
+        FIXTURE_OBSERVABILITY / "grafana" / "provisioning" / "datasources" / "datasources.yaml"
+    )
     config = rendered.get("ConfigMap", name("grafana"))["data"]
-    (datasource,) = yaml.safe_load(config["datasources.yaml"])["datasources"]
-    assert datasource["uid"] == "prometheus"  # the uid the dashboards reference
-    assert datasource["url"] == f"http://{name('prometheus')}:9090"
+    assert config["datasources.yaml"] == fixture.read_text().rstrip("\n")
+    # The variables the file expands, the in-chart Prometheus among them.
+    env = rendered.get("Secret", name("grafana-datasource"))["stringData"]
+    assert env["MYHEALTH_PROMETHEUS_URL"] == f"http://{name('prometheus')}:9090"
+    assert env["MYHEALTH_GRAFANA_DB_HOST"].endswith(".rds.amazonaws.com:5432")
+    assert env["MYHEALTH_GRAFANA_DB_USER"] == "myhealth_reader"  # the read-only login
     grafana = rendered.get("Deployment", name("grafana"))["spec"]["template"]["spec"]
+    (container,) = grafana["containers"]
+    assert container["envFrom"] == [{"secretRef": {"name": name("grafana-datasource")}}]
     (volume,) = [v for v in grafana["volumes"] if v["name"] == "dashboards"]
     assert volume["projected"]["sources"] == [
         {"configMap": {"name": "myhealth-dashboard-fixture-overview"}}
@@ -406,12 +412,43 @@ def test_in_chart_grafana_reads_the_in_chart_prometheus(render_scenario: RenderF
     prometheus = rendered.get("ConfigMap", name("prometheus"))["data"]
     assert "MyhealthFixtureDown" in prometheus["myhealth.rules.yaml"]
     assert "tls_config" in prometheus["prometheus.yml"]
-    assert (
-        "tls_config"
-        not in render_scenario("standalone-no-mesh").get("ConfigMap", name("prometheus"))["data"][
-            "prometheus.yml"
-        ]
+    no_mesh = render_scenario("standalone-no-mesh").get("ConfigMap", name("prometheus"))
+    assert "tls_config" not in no_mesh["data"]["prometheus.yml"]
+
+
+def test_sidecar_datasources_land_in_grafanas_namespace(render_scenario: RenderFn) -> None:
+    rendered = render_scenario("fixture-dev")
+    in_monitoring = {
+        (m["kind"], m["metadata"]["name"])
+        for m in rendered.manifests
+        if m["metadata"].get("namespace") == "monitoring"
+    }
+    assert in_monitoring == {
+        ("ConfigMap", "myhealth-datasources"),
+        ("ExternalSecret", name("grafana-datasource")),
+        ("SecretStore", "myhealth"),
+        ("ServiceAccount", "myhealth-external-secrets"),
+    }
+    datasources = next(
+        m for m in rendered.of_kind("ConfigMap") if m["metadata"]["name"] == "myhealth-datasources"
     )
+    assert datasources["metadata"]["labels"]["grafana_datasource"] == "1"
+    (secret,) = [
+        m
+        for m in rendered.of_kind("ExternalSecret")
+        if m["metadata"]["name"] == name("grafana-datasource")
+    ]
+    template = secret["spec"]["target"]["template"]["data"]
+    assert template["MYHEALTH_PROMETHEUS_URL"].startswith(
+        "http://kube-prometheus-stack-prometheus."
+    )
+    assert set(template) >= {
+        "MYHEALTH_GRAFANA_DB_HOST",
+        "MYHEALTH_GRAFANA_DB_NAME",
+        "MYHEALTH_GRAFANA_DB_USER",
+        "MYHEALTH_GRAFANA_DB_PASSWORD",
+        "MYHEALTH_GRAFANA_DB_SSLMODE",
+    }
 
 
 def test_irsa_role_annotation_is_a_value(fixture_chart: Any) -> None:
