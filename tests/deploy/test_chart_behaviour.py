@@ -167,8 +167,12 @@ def test_authorization_policies_name_the_right_service_accounts(render_scenario:
     ((_, cron_spec),) = pod_templates(pods[name("collector")])
     assert cron_spec["serviceAccountName"] == name("collector")
     assert name("collector") in service_accounts
-    assert ingest["rules"][0]["to"][0]["operation"]["paths"] == ["/api/v1/ingest"]
-    assert ingest["rules"][0]["to"][0]["operation"]["methods"] == ["POST"]
+    # The collector checks GET /health before spending Oura requests, then posts batches.
+    allowed = {
+        (op["operation"]["methods"][0], op["operation"]["paths"][0])
+        for op in ingest["rules"][0]["to"]
+    }
+    assert allowed == {("POST", "/api/v1/ingest"), ("GET", "/health")}
 
     for component in ("processor", "api"):
         metrics = policies[f"myhealth-{component}-metrics"]
