@@ -154,6 +154,25 @@ def test_values_schema_rejects_mistakes(setting: str, message: str) -> None:
     assert message in result.stdout + result.stderr
 
 
+def test_plain_secrets_refuse_a_short_jwt_secret() -> None:
+    result = subprocess.run(
+        [
+            tool("helm"),
+            "template",
+            "x",
+            str(CHART),
+            *helm_args(SCENARIOS["dev-plain-secrets"]),
+            "--set",
+            "secrets.values.jwtSecret=short",
+        ],
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    assert result.returncode != 0
+    assert "at least 32 characters" in result.stderr
+
+
 def test_scenarios_cover_every_scenario_file() -> None:
     used = {path.name for files in SCENARIOS.values() for path in files}
     on_disk = {
