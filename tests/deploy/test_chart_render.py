@@ -185,3 +185,17 @@ def test_scenarios_cover_every_scenario_file() -> None:
 
 def test_rendered_once_per_scenario(render_scenario: Callable[[str], Render]) -> None:
     assert render_scenario("dev") is render_scenario("dev")
+
+
+@pytest.mark.parametrize("scenario", list(SCENARIOS))
+def test_helm3_renders_the_same(render_scenario: Callable[[str], Render], scenario: str) -> None:
+    """Argo CD renders charts with its bundled Helm 3: the output must be the same as Helm 4's."""
+    rendered = render_scenario(scenario)
+    result = subprocess.run(
+        [tool("helm3"), "template", "myhealth", str(CHART), *helm_args(SCENARIOS[scenario])],
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    assert result.returncode == 0, result.stderr
+    assert result.stdout == rendered.text
