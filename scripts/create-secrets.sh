@@ -97,8 +97,10 @@ else
         api_key="" jwt_secret="" ingest_token="" grafana_password=""
     fi
     put_k8s_secret "${release}-oura" --from-literal="OURA_CLIENT_ID=${OURA_CLIENT_ID}" \
-        --from-literal="OURA_CLIENT_SECRET=${OURA_CLIENT_SECRET}" \
-        --from-literal="OURA_REFRESH_TOKEN=${OURA_REFRESH_TOKEN:-}"
+        --from-literal="OURA_CLIENT_SECRET=${OURA_CLIENT_SECRET}"
+    if [[ -n "${OURA_REFRESH_TOKEN:-}" ]]; then
+        put_k8s_secret "${release}-oura-tokens" --from-literal="OURA_REFRESH_TOKEN=${OURA_REFRESH_TOKEN}"
+    fi
     put_k8s_secret "${release}-database" --from-literal="DATABASE_URL=${DATABASE_URL}"
     put_k8s_secret "${release}-database-readonly" \
         --from-literal="DATABASE_URL=${DATABASE_URL_READONLY:-${DATABASE_URL}}"

@@ -482,7 +482,17 @@ def test_external_secrets_read_the_terraform_secret_layout(render_scenario: Rend
     assert refs("oura") == {
         "OURA_CLIENT_ID": ("myhealth/dev/oura-oauth", "client_id"),
         "OURA_CLIENT_SECRET": ("myhealth/dev/oura-oauth", "client_secret"),
-        "OURA_REFRESH_TOKEN": ("myhealth/dev/oura-tokens", "refresh_token"),
+    }
+    # A separate Secret, optional in the pod: an unset bootstrap token blocks nothing.
+    assert refs("oura-tokens") == {
+        "OURA_REFRESH_TOKEN": ("myhealth/dev/oura-tokens", "refresh_token")
+    }
+    (container,) = containers(dev.get("CronJob", name("collector")))
+    (token,) = [e for e in container["env"] if e["name"] == "OURA_REFRESH_TOKEN"]
+    assert token["valueFrom"]["secretKeyRef"] == {
+        "name": name("oura-tokens"),
+        "key": "OURA_REFRESH_TOKEN",
+        "optional": True,
     }
     assert refs("api") == {
         "API_KEY": ("myhealth/dev/api-key", None),
