@@ -1,4 +1,4 @@
-"""The recorded real Oura responses (tests/data/oura/examples/, see its README) go through the client
+"""The recorded real Oura responses (tests/data/oura/examples/) go through the client
 and the models: every document parses, days and keys come out right, and missing or extra
 keys are tolerated."""
 
