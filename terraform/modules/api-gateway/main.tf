@@ -14,6 +14,7 @@ locals {
 
 # One key for the access log, the authorizer's log and the authorizer's environment.
 module "kms" {
+  # checkov:skip=CKV_TF_1: Terraform registry module pinned with a ~> version constraint (house style); registry versions are immutable, a commit hash would need a git source
   source  = "terraform-aws-modules/kms/aws"
   version = "~> 4.0"
 
@@ -69,6 +70,7 @@ resource "aws_vpc_security_group_egress_rule" "vpc_link_to_nlb" {
 }
 
 module "nlb" {
+  # checkov:skip=CKV_TF_1: Terraform registry module pinned with a ~> version constraint (house style); registry versions are immutable, a commit hash would need a git source
   source  = "terraform-aws-modules/alb/aws"
   version = "~> 10.0"
 

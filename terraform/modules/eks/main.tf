@@ -2,6 +2,7 @@
 # terraform-aws-modules/eks. Nothing is applied *inside* the cluster from here except the
 # add-ons EKS manages itself; workloads come from ArgoCD.
 module "eks" {
+  # checkov:skip=CKV_TF_1: Terraform registry module pinned with a ~> version constraint (house style); registry versions are immutable, a commit hash would need a git source
   source  = "terraform-aws-modules/eks/aws"
   version = "~> 21.3"
 
@@ -94,6 +95,7 @@ module "eks" {
 # Karpenter's AWS side: controller role (Pod Identity), node role and access entry, and the
 # SQS queue + EventBridge rules for Spot interruptions.
 module "karpenter" {
+  # checkov:skip=CKV_TF_1: Terraform registry module pinned with a ~> version constraint (house style); registry versions are immutable, a commit hash would need a git source
   source  = "terraform-aws-modules/eks/aws//modules/karpenter"
   version = "~> 21.3"
   count   = var.enable_karpenter ? 1 : 0

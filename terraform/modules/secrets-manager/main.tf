@@ -34,6 +34,7 @@ locals {
 data "aws_caller_identity" "current" {}
 
 module "kms" {
+  # checkov:skip=CKV_TF_1: Terraform registry module pinned with a ~> version constraint (house style); registry versions are immutable, a commit hash would need a git source
   source  = "terraform-aws-modules/kms/aws"
   version = "~> 4.0"
 
