@@ -14,7 +14,9 @@ if [[ -x "$BIN/tflint" && -e "$STAMP" ]]; then
   exit 0
 fi
 mkdir -p "$BIN" "$(dirname "$STAMP")"
+# Go is on PATH on the project machines; fall back to its usual place for non-login shells.
+GO="$(command -v go || echo /usr/local/go/bin/go)"
 start=$SECONDS
-GOBIN="$BIN" GOFLAGS=-buildvcs=false go install "github.com/terraform-linters/tflint@$VERSION"
+GOBIN="$BIN" GOFLAGS=-buildvcs=false "$GO" install -ldflags="-s -w" "github.com/terraform-linters/tflint@$VERSION"
 touch "$STAMP"
 echo "tflint $VERSION installed in $((SECONDS - start)) s"
