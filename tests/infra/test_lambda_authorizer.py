@@ -9,7 +9,6 @@ import os
 import subprocess
 import sys
 import time
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -163,10 +162,9 @@ def test_without_any_key_configuration_the_authorizer_refuses_to_start() -> None
 
 
 @pytest.fixture
-def handler_environment(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
+def handler_environment(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("JWT_SECRET", SECRET)
     monkeypatch.setattr(lambda_authorizer, "_key_source", None)
-    yield
 
 
 @pytest.mark.usefixtures("handler_environment")
@@ -215,7 +213,13 @@ def test_the_packaged_handler_runs_on_its_own(built_package: Path) -> None:
     events = [event(f"Bearer {good}"), event("Bearer not.a.jwt")]
 
     result = subprocess.run(
-        [sys.executable, "-I", "-S", "-c", f"import sys; sys.path.insert(0, {str(built_package)!r})\n" + script],
+        [
+            sys.executable,
+            "-I",
+            "-S",
+            "-c",
+            f"import sys; sys.path.insert(0, {str(built_package)!r})\n" + script,
+        ],
         input=json.dumps(events),
         capture_output=True,
         text=True,
