@@ -108,6 +108,16 @@ def test_bad_tokens_are_denied(authorization: str | None) -> None:
     assert authorize(event(authorization), SECRET) == {"isAuthorized": False}
 
 
+def test_a_denial_logs_the_reason_but_never_the_token(caplog: pytest.LogCaptureFixture) -> None:
+    expired = tokens.issue(SECRET, ttl_seconds=60, now=NOW - 3600)
+
+    with caplog.at_level("INFO", logger="myhealth.security.lambda_authorizer"):
+        authorize(event(f"Bearer {expired}"), SECRET)
+
+    assert "token expired" in caplog.text
+    assert expired not in caplog.text
+
+
 def test_the_identity_source_is_used_when_headers_are_absent() -> None:
     token = tokens.issue(SECRET, ttl_seconds=3600)
     request = {"identitySource": [f"Bearer {token}"]}
