@@ -63,10 +63,10 @@ _ALL = [
     ),
     DataType(
         "rest_mode_period", "rest_mode_period", "rest_mode_periods", "date", day_field="start_day"
-    ),  # fmt: skip
+    ),
     DataType(
         "ring_configuration", "ring_configuration", "ring_configurations", "none", day_field=None
-    ),  # fmt: skip
+    ),
     DataType("session", "session", "sessions", "date"),
     DataType("sleep", "sleep", "sleep_periods", "date"),
     DataType("sleep_time", "sleep_time", "sleep_time", "date"),

@@ -7,6 +7,7 @@ are root (CI, containers) the server runs as the `postgres` system user.
 
 from __future__ import annotations
 
+import contextlib
 import glob
 import os
 import pwd
@@ -65,7 +66,7 @@ class LocalCluster:
         cmd = list(argv)
         if self._as_postgres:
             cmd = ["runuser", "-u", "postgres", "--", *cmd]
-        result = subprocess.run(cmd, capture_output=True, text=True, check=False)
+        result = subprocess.run(cmd, capture_output=True, text=True, check=False)  # noqa: S603 - fixed argv
         if result.returncode != 0:
             raise RuntimeError(f"{argv[0]} failed: {result.stderr.strip() or result.stdout}")
 
@@ -119,11 +120,9 @@ class LocalCluster:
 
     def stop(self) -> None:
         if self.datadir.exists():
-            try:
+            with contextlib.suppress(RuntimeError):  # already stopped
                 self._run(str(self.bindir / "pg_ctl"), "-D", str(self.datadir), "-m", "immediate",
                           "-w", "stop")  # fmt: skip
-            except RuntimeError:
-                pass  # already stopped
         shutil.rmtree(self.root, ignore_errors=True)
 
     def __enter__(self) -> LocalCluster:
