@@ -255,7 +255,7 @@ def test_commands_and_listen_settings(render_scenario: RenderFn) -> None:
         assert c["args"] == [component]
         assert env["HOST"] == "0.0.0.0"
         assert env["PORT"] == port
-    (config,) = dev.of_kind("ConfigMap")
+    config = dev.get("ConfigMap", "myhealth")  # the app's settings (dashboards have their own)
     assert (
         config["data"]["PROCESSOR_URL"]
         == f"http://{name('processor')}.{NAMESPACE}.svc.cluster.local:8081"
