@@ -10,19 +10,14 @@ from __future__ import annotations
 
 import argparse
 import math
-import threading
-from collections.abc import AsyncIterator, Callable, Iterator, Mapping
+from collections.abc import AsyncIterator, Mapping
 from contextlib import asynccontextmanager
-from types import FrameType
 
 import psycopg
-import uvicorn
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.middleware.cors import CORSMiddleware
 from prometheus_client import Gauge
-from prometheus_client.core import GaugeMetricFamily
-from prometheus_client.registry import Collector
 from psycopg_pool import AsyncConnectionPool, PoolTimeout
 from starlette.responses import JSONResponse
 
@@ -33,7 +28,8 @@ from myhealth.api.routes import ApiContext, data, probes, public
 from myhealth.platform import logging as mh_logging
 from myhealth.platform.config import ApiSettings, load
 from myhealth.platform.errors import UserFacingError
-from myhealth.platform.metrics import HttpMetrics, instrument, new_registry
+from myhealth.platform.http import serve, uvicorn_config
+from myhealth.platform.metrics import HttpMetrics, PoolMetrics, instrument, new_registry
 from myhealth.storage.db import create_pool, describe
 
 SERVICE = "api"
@@ -51,26 +47,6 @@ that expire after `expires_in` seconds.
 Errors are JSON objects with a `detail` string. `/auth/login` and `/api/v1/*` are rate
 limited per client (429 with `Retry-After`).
 """
-
-
-class PoolCollector(Collector):
-    """`myhealth_db_pool_connections{service,state}`, read from the pool at scrape time."""
-
-    def __init__(self, pool: AsyncConnectionPool, service: str) -> None:
-        self.pool = pool
-        self.service = service
-
-    def collect(self) -> Iterator[GaugeMetricFamily]:
-        stats = self.pool.get_stats()
-        family = GaugeMetricFamily(
-            "myhealth_db_pool_connections",
-            "Database pool connections: size (open), available (idle), waiting (requests).",
-            labels=["service", "state"],
-        )
-        family.add_metric([self.service, "size"], stats.get("pool_size", 0))
-        family.add_metric([self.service, "available"], stats.get("pool_available", 0))
-        family.add_metric([self.service, "waiting"], stats.get("requests_waiting", 0))
-        yield family
 
 
 def _validation_detail(exc: RequestValidationError) -> str:
@@ -92,7 +68,7 @@ def create_app(settings: ApiSettings, *, pool: AsyncConnectionPool | None = None
     pool = pool or create_pool(settings.database_url, min_size=1, max_size=10, name=SERVICE)
     registry = new_registry(SERVICE)
     http_metrics = HttpMetrics(registry, SERVICE)
-    registry.register(PoolCollector(pool, SERVICE))
+    registry.register(PoolMetrics(pool, SERVICE))
     db_up = Gauge(
         "myhealth_db_up",
         "1 when the last readiness probe reached the database, else 0.",
@@ -169,30 +145,6 @@ def create_app(settings: ApiSettings, *, pool: AsyncConnectionPool | None = None
     return app
 
 
-class GracefulServer(uvicorn.Server):
-    """First SIGTERM/SIGINT: turn not-ready, wait `delay`, then drain. A second one: now."""
-
-    def __init__(self, config: uvicorn.Config, on_draining: Callable[[], None], delay: float):
-        super().__init__(config)
-        self.on_draining = on_draining
-        self.delay = delay
-        self._draining = False
-
-    def handle_exit(self, sig: int, frame: FrameType | None) -> None:
-        if self._draining:
-            super().handle_exit(sig, frame)
-            return
-        self._draining = True
-        self.on_draining()
-        mh_logging.get_logger(__name__).info("shutting down", delay_seconds=self.delay)
-        timer = threading.Timer(self.delay, self._stop)
-        timer.daemon = True
-        timer.start()
-
-    def _stop(self) -> None:
-        self.should_exit = True
-
-
 def command(args: argparse.Namespace, environ: Mapping[str, str]) -> int:
     settings = load(ApiSettings, environ)
     mh_logging.configure(SERVICE, settings.LOG_LEVEL)
@@ -203,26 +155,24 @@ def command(args: argparse.Namespace, environ: Mapping[str, str]) -> int:
     def start_draining() -> None:
         context.draining = True
 
-    config = uvicorn.Config(
+    # Forwarded addresses are handled by TRUSTED_PROXIES only (uvicorn's proxy_headers is off).
+    config = uvicorn_config(
         app,
-        host=settings.HOST,
-        port=settings.PORT,
-        log_config=None,
-        access_log=False,
-        proxy_headers=False,  # forwarded addresses are handled by TRUSTED_PROXIES only
-        server_header=False,
-        timeout_keep_alive=5,
-        timeout_graceful_shutdown=math.ceil(settings.API_REQUEST_TIMEOUT_SECONDS) + 1,
-        h11_max_incomplete_event_size=16_384,
+        settings.HOST,
+        settings.PORT,
+        log_level=settings.LOG_LEVEL,
+        graceful_shutdown_seconds=math.ceil(settings.API_REQUEST_TIMEOUT_SECONDS) + 1,
     )
-    server = GracefulServer(config, start_draining, settings.API_SHUTDOWN_DELAY_SECONDS)
+    config.h11_max_incomplete_event_size = 16_384
     log.info(
         "starting",
         address=f"http://{settings.HOST}:{settings.PORT}",
         database=describe(settings.database_url),
     )
-    server.run()
-    if not server.started:
+    started = serve(
+        config, on_draining=start_draining, drain_seconds=settings.API_SHUTDOWN_DELAY_SECONDS
+    )
+    if not started:
         raise UserFacingError(f"could not start on {settings.HOST}:{settings.PORT}")
     log.info("stopped")
     return 0

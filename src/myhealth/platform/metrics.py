@@ -8,7 +8,8 @@ raw path, so label values stay bounded.
 from __future__ import annotations
 
 import time
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Iterator
+from typing import Any
 
 from prometheus_client import (
     CONTENT_TYPE_LATEST,
@@ -18,6 +19,9 @@ from prometheus_client import (
     Histogram,
     generate_latest,
 )
+from prometheus_client.core import GaugeMetricFamily, Metric
+from prometheus_client.registry import Collector
+from psycopg_pool import AsyncConnectionPool
 from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Match
@@ -121,3 +125,26 @@ def instrument(app: ASGIApp, metrics: HttpMetrics) -> Callable[..., Awaitable[Re
 
 def metrics_response(registry: CollectorRegistry) -> Response:
     return Response(generate_latest(registry), media_type=CONTENT_TYPE_LATEST)
+
+
+class PoolMetrics(Collector):
+    """`myhealth_db_pool_connections{service,state}`, read from the pool at scrape time."""
+
+    def __init__(self, pool: AsyncConnectionPool[Any], service: str) -> None:
+        self.pool = pool
+        self.service = service
+
+    def describe(self) -> Iterator[Metric]:
+        return iter(())
+
+    def collect(self) -> Iterator[Metric]:
+        stats = self.pool.get_stats()
+        family = GaugeMetricFamily(
+            "myhealth_db_pool_connections",
+            "Database pool connections: size (open), available (idle), waiting (requests).",
+            labels=["service", "state"],
+        )
+        family.add_metric([self.service, "size"], stats.get("pool_size", 0))
+        family.add_metric([self.service, "available"], stats.get("pool_available", 0))
+        family.add_metric([self.service, "waiting"], stats.get("requests_waiting", 0))
+        yield family

@@ -2,13 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-from typing import Any
-
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
-from prometheus_client.core import GaugeMetricFamily, Metric
-from prometheus_client.registry import Collector
-from psycopg_pool import AsyncConnectionPool
 
 from myhealth.oura.catalog import ALL_NAMES
 
@@ -55,26 +49,3 @@ class IngestMetrics:
 
     def set_db_up(self, up: bool) -> None:
         self.db_up.labels(SERVICE).set(1 if up else 0)
-
-
-class PoolMetrics(Collector):
-    """`myhealth_db_pool_connections{service,state}` read from the pool at scrape time."""
-
-    def __init__(self, pool: AsyncConnectionPool[Any], service: str = SERVICE) -> None:
-        self.pool = pool
-        self.service = service
-
-    def describe(self) -> Iterator[Metric]:
-        return iter(())
-
-    def collect(self) -> Iterator[Metric]:
-        stats = self.pool.get_stats()
-        family = GaugeMetricFamily(
-            "myhealth_db_pool_connections",
-            "Database pool connections: size (open), available (idle), waiting (requests).",
-            labels=["service", "state"],
-        )
-        family.add_metric([self.service, "size"], stats.get("pool_size", 0))
-        family.add_metric([self.service, "available"], stats.get("pool_available", 0))
-        family.add_metric([self.service, "waiting"], stats.get("requests_waiting", 0))
-        yield family

@@ -25,9 +25,9 @@ from myhealth import __version__
 from myhealth.platform import logging as mh_logging
 from myhealth.platform.config import ProcessorSettings, load
 from myhealth.platform.http import serve, serve_in_thread, uvicorn_config
-from myhealth.platform.metrics import HttpMetrics, instrument, new_registry
+from myhealth.platform.metrics import HttpMetrics, PoolMetrics, instrument, new_registry
 from myhealth.processor.db_metrics import DatabaseMetrics
-from myhealth.processor.observability import SERVICE, IngestMetrics, PoolMetrics
+from myhealth.processor.observability import SERVICE, IngestMetrics
 from myhealth.processor.routes import ProcessorState, add_routes, install_error_handlers
 from myhealth.storage.db import create_pool
 
@@ -47,7 +47,7 @@ def create_app(
     http_metrics = HttpMetrics(registry, SERVICE)
     db_metrics = DatabaseMetrics()
     registry.register(db_metrics)
-    registry.register(PoolMetrics(pool))
+    registry.register(PoolMetrics(pool, SERVICE))
     state = ProcessorState(
         settings=settings,
         pool=pool,
