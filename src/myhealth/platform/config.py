@@ -9,9 +9,11 @@ appear in reprs or logs.
 from __future__ import annotations
 
 import datetime as dt
+import ipaddress
 import zoneinfo
 from collections.abc import Mapping
 from typing import Annotated, Any, TypeVar
+from urllib.parse import urlsplit
 
 from pydantic import AnyHttpUrl, Field, SecretStr, ValidationError, field_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
@@ -113,8 +115,29 @@ class ApiSettings(HttpServiceSettings):
     TRUSTED_PROXIES: Annotated[list[str], NoDecode] = []
     API_MAX_BODY_BYTES: int = Field(default=16_384, ge=256)
     API_REQUEST_TIMEOUT_SECONDS: float = Field(default=10.0, gt=0)
+    # Graceful shutdown: after SIGTERM /ready fails for this long before the server drains.
+    API_SHUTDOWN_DELAY_SECONDS: float = Field(default=3.0, ge=0, le=60)
 
     _tz = field_validator("USER_TIMEZONE")(classmethod(lambda cls, v: _zone(v)))
+
+    @field_validator("TRUSTED_PROXIES")
+    @classmethod
+    def _networks(cls, value: list[str]) -> list[str]:
+        for entry in value:
+            try:
+                ipaddress.ip_network(entry, strict=False)
+            except ValueError:
+                raise ValueError(f"{entry!r} is not an IP address or CIDR") from None
+        return value
+
+    @field_validator("CORS_ORIGINS")
+    @classmethod
+    def _origins(cls, value: list[str]) -> list[str]:
+        for origin in value:
+            parts = urlsplit(origin)
+            if parts.scheme not in {"http", "https"} or not parts.netloc or parts.path:
+                raise ValueError(f"{origin!r} is not an origin like https://example.com")
+        return value
 
     @field_validator("CORS_ORIGINS", "TRUSTED_PROXIES", mode="before")
     @classmethod

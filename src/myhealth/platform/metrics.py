@@ -73,6 +73,11 @@ class HttpMetrics:
 
 def route_template(request: Request) -> str:
     """The matched route's path template (`/api/v1/trends/{metric}`), or `unmatched`."""
+    # Set by the router once it matched; the only reliable source for routers added with
+    # include_router (FastAPI wraps those in objects that have no `path`).
+    matched = request.scope.get("route")
+    if getattr(matched, "path", None):
+        return str(matched.path)  # type: ignore[union-attr]
     for route in request.app.router.routes:
         match, _ = route.matches(request.scope)
         if match == Match.FULL:
@@ -90,7 +95,6 @@ def instrument(app: ASGIApp, metrics: HttpMetrics) -> Callable[..., Awaitable[Re
     async def middleware(
         request: Request, call_next: Callable[[Request], Awaitable[Response]]
     ) -> Response:
-        route = route_template(request)
         started = time.perf_counter()
         metrics.in_flight.labels(metrics.service).inc()
         status = 500
@@ -100,6 +104,7 @@ def instrument(app: ASGIApp, metrics: HttpMetrics) -> Callable[..., Awaitable[Re
             return response
         finally:
             elapsed = time.perf_counter() - started
+            route = route_template(request)
             metrics.in_flight.labels(metrics.service).dec()
             metrics.observe(request.method, route, status, elapsed)
             if route not in QUIET_ROUTES:

@@ -1,0 +1,118 @@
+"""Request and response bodies of the public API; they are also its OpenAPI schema."""
+
+from __future__ import annotations
+
+import datetime as dt
+from typing import Literal
+
+from pydantic import BaseModel, ConfigDict, Field
+
+
+class _Model(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class ErrorResponse(_Model):
+    detail: str = Field(description="What went wrong, in one sentence.")
+
+
+class LoginRequest(_Model):
+    api_key: str = Field(min_length=1, max_length=512, description="The owner's API key.")
+
+
+class TokenResponse(_Model):
+    access_token: str = Field(description="HS256 JWT; send it as `Authorization: Bearer …`.")
+    token_type: Literal["bearer"] = "bearer"  # noqa: S105 (a token type, not a secret)
+    expires_in: int = Field(description="Seconds until the token expires (JWT_TTL_SECONDS).")
+
+
+class SleepDay(_Model):
+    date: dt.date
+    score: int | None = Field(description="Daily sleep score (0-100).")
+    duration_seconds: int | None = Field(description="Total sleep of the main sleep period.")
+    efficiency: int | None = Field(description="Sleep efficiency in percent.")
+    latency_minutes: int | None = Field(description="Time to fall asleep, in minutes.")
+    deep_sleep_seconds: int | None
+    light_sleep_seconds: int | None
+    rem_sleep_seconds: int | None
+    average_hrv: int | None = Field(description="Average HRV during the main sleep, in ms.")
+    lowest_heart_rate: int | None = Field(description="Lowest heart rate of the night, in bpm.")
+
+
+class ActivityDay(_Model):
+    date: dt.date
+    score: int | None = Field(description="Daily activity score (0-100).")
+    steps: int | None
+    calories: int | None = Field(description="Total calories burned (kcal).")
+    active_calories: int | None = Field(description="Calories burned by activity (kcal).")
+    active_minutes: int | None = Field(description="Medium plus high activity, in minutes.")
+
+
+class ReadinessDay(_Model):
+    date: dt.date
+    score: int | None = Field(description="Daily readiness score (0-100).")
+    hrv: int | None = Field(description="Average HRV of the main sleep, in ms.")
+    resting_hr: int | None = Field(description="Lowest heart rate of the main sleep, in bpm.")
+    temperature_deviation: float | None = Field(description="Deviation from baseline, in °C.")
+
+
+class SleepSeries(_Model):
+    data: list[SleepDay]
+
+
+class ActivitySeries(_Model):
+    data: list[ActivityDay]
+
+
+class ReadinessSeries(_Model):
+    data: list[ReadinessDay]
+
+
+class ScoreSummary(_Model):
+    score: int | None = Field(description="The score on the dashboard's date.")
+    avg_7d: float | None = Field(description="Mean of the non-null scores, 7 days to the date.")
+    avg_30d: float | None = Field(description="Mean of the non-null scores, 30 days to the date.")
+
+
+class ActivitySummary(ScoreSummary):
+    steps: int | None
+
+
+class ReadinessSummary(ScoreSummary):
+    hrv: int | None = Field(description="HRV in ms on the date.")
+    resting_hr: int | None = Field(description="Resting heart rate in bpm on the date.")
+
+
+class LastSync(_Model):
+    finished_at: dt.datetime | None = Field(description="ISO 8601, UTC; null while running.")
+    status: Literal["succeeded", "failed", "running"]
+    data_types: int = Field(description="How many data types the run covered.")
+
+
+class Dashboard(_Model):
+    date: dt.date | None = Field(description="The latest date in the three daily relations.")
+    sleep: ScoreSummary
+    activity: ActivitySummary
+    readiness: ReadinessSummary
+    last_sync: LastSync | None = Field(description="The most recent collector run, if any.")
+
+
+Bucket = Literal["day", "week", "month"]
+
+
+class TrendPoint(_Model):
+    start: dt.date = Field(description="Calendar start of the bucket (the day, Monday, or 1st).")
+    avg: float
+    min: float
+    max: float
+    count: int = Field(description="Non-null values in the bucket (days, or heart-rate samples).")
+
+
+class Trend(_Model):
+    metric: str
+    bucket: Bucket
+    points: list[TrendPoint]
+
+
+class Status(_Model):
+    status: str = Field(description="`ok`, `ready`, or why the service is not ready.")

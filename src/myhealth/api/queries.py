@@ -1,0 +1,199 @@
+"""Set-based SQL over the daily relations and the heart-rate table.
+
+Every query runs in a READ ONLY transaction with a statement timeout, so the service works
+with a read-only database role and a slow query cannot pin a pooled connection. Trends are
+aggregated by PostgreSQL (`date_trunc`), never in Python loops.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from dataclasses import dataclass
+from typing import Any, LiteralString
+
+from psycopg import AsyncConnection, sql
+from psycopg.rows import dict_row
+from psycopg_pool import AsyncConnectionPool
+
+DAILY_COLUMNS: dict[str, tuple[str, ...]] = {
+    "sleep_metrics": (
+        "date",
+        "score",
+        "duration_seconds",
+        "efficiency",
+        "latency_minutes",
+        "deep_sleep_seconds",
+        "light_sleep_seconds",
+        "rem_sleep_seconds",
+        "average_hrv",
+        "lowest_heart_rate",
+    ),
+    "activity_metrics": (
+        "date",
+        "score",
+        "steps",
+        "calories",
+        "active_calories",
+        "active_minutes",
+    ),
+    "readiness_metrics": ("date", "score", "hrv", "resting_hr", "temperature_deviation"),
+}
+
+
+@dataclass(frozen=True)
+class TrendSource:
+    """Where a trend metric's values live: a daily relation's column, or heart-rate samples."""
+
+    relation: str
+    column: str
+    description: str
+
+
+HEART_RATE = "heart_rate"
+
+TREND_METRICS: dict[str, TrendSource] = {
+    "sleep_score": TrendSource("sleep_metrics", "score", "daily sleep score"),
+    "sleep_duration": TrendSource("sleep_metrics", "duration_seconds", "total sleep, seconds"),
+    "sleep_efficiency": TrendSource("sleep_metrics", "efficiency", "sleep efficiency, percent"),
+    "sleep_latency": TrendSource("sleep_metrics", "latency_minutes", "sleep latency, minutes"),
+    "deep_sleep": TrendSource("sleep_metrics", "deep_sleep_seconds", "deep sleep, seconds"),
+    "light_sleep": TrendSource("sleep_metrics", "light_sleep_seconds", "light sleep, seconds"),
+    "rem_sleep": TrendSource("sleep_metrics", "rem_sleep_seconds", "REM sleep, seconds"),
+    "activity_score": TrendSource("activity_metrics", "score", "daily activity score"),
+    "steps": TrendSource("activity_metrics", "steps", "steps per day"),
+    "calories": TrendSource("activity_metrics", "calories", "total calories, kcal"),
+    "active_calories": TrendSource("activity_metrics", "active_calories", "active kcal"),
+    "active_minutes": TrendSource("activity_metrics", "active_minutes", "active minutes"),
+    "readiness_score": TrendSource("readiness_metrics", "score", "daily readiness score"),
+    "hrv": TrendSource("readiness_metrics", "hrv", "HRV of the main sleep, ms"),
+    "resting_hr": TrendSource("readiness_metrics", "resting_hr", "resting heart rate, bpm"),
+    "temperature_deviation": TrendSource(
+        "readiness_metrics", "temperature_deviation", "temperature deviation, °C"
+    ),
+    "heart_rate": TrendSource(HEART_RATE, "bpm", "heart-rate samples, bpm"),
+}
+
+
+class Reader:
+    """The API's read access to PostgreSQL, through a connection pool."""
+
+    def __init__(self, pool: AsyncConnectionPool, *, statement_timeout_ms: int) -> None:
+        self.pool = pool
+        self._prelude = sql.SQL(
+            "SET TRANSACTION READ ONLY; SET LOCAL statement_timeout = {}"
+        ).format(sql.Literal(int(statement_timeout_ms)))
+
+    async def _fetch(
+        self, query: sql.Composed | sql.SQL | LiteralString, params: dict[str, Any]
+    ) -> list[dict[str, Any]]:
+        async with self.pool.connection() as conn:
+            return await self._run(conn, query, params)
+
+    async def _run(
+        self,
+        conn: AsyncConnection,
+        query: sql.Composed | sql.SQL | LiteralString,
+        params: dict[str, Any],
+    ) -> list[dict[str, Any]]:
+        async with conn.transaction():
+            await conn.execute(self._prelude)
+            cursor = conn.cursor(row_factory=dict_row)
+            await cursor.execute(query, params)
+            return await cursor.fetchall()
+
+    async def daily(self, relation: str, start: dt.date, end: dt.date) -> list[dict[str, Any]]:
+        """Rows of one daily relation with `date` in [start, end], ordered by date."""
+        columns = DAILY_COLUMNS[relation]
+        query = sql.SQL(
+            "SELECT {columns} FROM {relation}"
+            " WHERE date BETWEEN %(start)s AND %(end)s ORDER BY date"
+        ).format(
+            columns=sql.SQL(", ").join(sql.Identifier(c) for c in columns),
+            relation=sql.Identifier(relation),
+        )
+        return await self._fetch(query, {"start": start, "end": end})
+
+    async def trend(
+        self, metric: str, bucket: str, start: dt.date, end: dt.date, timezone: str
+    ) -> list[dict[str, Any]]:
+        """avg/min/max/count per calendar bucket (weeks start on Monday), empty buckets left out."""
+        source = TREND_METRICS[metric]
+        query: sql.Composed | sql.SQL
+        if source.relation == HEART_RATE:
+            # Samples belong to their date in the owner's time zone; the range is turned into
+            # UTC instants so the primary-key index on "timestamp" is used.
+            query = sql.SQL(
+                """
+                SELECT date_trunc(%(bucket)s, local_day::timestamp)::date AS start,
+                       avg(bpm)::float8 AS avg, min(bpm)::float8 AS min,
+                       max(bpm)::float8 AS max, count(bpm) AS count
+                FROM (SELECT ("timestamp" AT TIME ZONE %(tz)s)::date AS local_day, bpm
+                      FROM heart_rate
+                      WHERE "timestamp" >= (%(start)s::date::timestamp AT TIME ZONE %(tz)s)
+                        AND "timestamp" < ((%(end)s::date + 1)::timestamp AT TIME ZONE %(tz)s)
+                     ) AS samples
+                GROUP BY 1 ORDER BY 1
+                """
+            )
+        else:
+            query = sql.SQL(
+                """
+                SELECT date_trunc(%(bucket)s, date::timestamp)::date AS start,
+                       avg({column})::float8 AS avg, min({column})::float8 AS min,
+                       max({column})::float8 AS max, count({column}) AS count
+                FROM {relation}
+                WHERE date BETWEEN %(start)s AND %(end)s AND {column} IS NOT NULL
+                GROUP BY 1 ORDER BY 1
+                """
+            ).format(column=sql.Identifier(source.column), relation=sql.Identifier(source.relation))
+        params = {"bucket": bucket, "start": start, "end": end, "tz": timezone}
+        return await self._fetch(query, params)
+
+    async def dashboard(self) -> dict[str, Any]:
+        """The latest date, its scores with 7/30-day means, and the most recent collector run."""
+        query: LiteralString = """
+            WITH latest AS (
+                SELECT max(date) AS date FROM (
+                    SELECT max(date) AS date FROM sleep_metrics
+                    UNION ALL SELECT max(date) FROM activity_metrics
+                    UNION ALL SELECT max(date) FROM readiness_metrics) AS d),
+            sleep AS (
+                SELECT max(s.score) FILTER (WHERE s.date = l.date) AS score,
+                       avg(s.score) FILTER (WHERE s.date > l.date - 7)::float8 AS avg_7d,
+                       avg(s.score)::float8 AS avg_30d
+                FROM latest AS l JOIN sleep_metrics AS s
+                  ON s.date BETWEEN l.date - 29 AND l.date),
+            activity AS (
+                SELECT max(a.score) FILTER (WHERE a.date = l.date) AS score,
+                       avg(a.score) FILTER (WHERE a.date > l.date - 7)::float8 AS avg_7d,
+                       avg(a.score)::float8 AS avg_30d,
+                       max(a.steps) FILTER (WHERE a.date = l.date) AS steps
+                FROM latest AS l JOIN activity_metrics AS a
+                  ON a.date BETWEEN l.date - 29 AND l.date),
+            readiness AS (
+                SELECT max(r.score) FILTER (WHERE r.date = l.date) AS score,
+                       avg(r.score) FILTER (WHERE r.date > l.date - 7)::float8 AS avg_7d,
+                       avg(r.score)::float8 AS avg_30d,
+                       max(r.hrv) FILTER (WHERE r.date = l.date) AS hrv,
+                       max(r.resting_hr) FILTER (WHERE r.date = l.date) AS resting_hr
+                FROM latest AS l JOIN readiness_metrics AS r
+                  ON r.date BETWEEN l.date - 29 AND l.date),
+            last_run AS (
+                SELECT finished_at, status, cardinality(data_types) AS data_types
+                FROM sync_runs ORDER BY started_at DESC, run_id DESC LIMIT 1)
+            SELECT latest.date,
+                   sleep.score AS sleep_score, sleep.avg_7d AS sleep_avg_7d,
+                   sleep.avg_30d AS sleep_avg_30d,
+                   activity.score AS activity_score, activity.avg_7d AS activity_avg_7d,
+                   activity.avg_30d AS activity_avg_30d, activity.steps AS activity_steps,
+                   readiness.score AS readiness_score, readiness.avg_7d AS readiness_avg_7d,
+                   readiness.avg_30d AS readiness_avg_30d, readiness.hrv AS readiness_hrv,
+                   readiness.resting_hr AS readiness_resting_hr,
+                   last_run.status AS last_sync_status,
+                   last_run.finished_at AS last_sync_finished_at,
+                   last_run.data_types AS last_sync_data_types
+            FROM latest CROSS JOIN sleep CROSS JOIN activity CROSS JOIN readiness
+            LEFT JOIN last_run ON true
+        """
+        rows = await self._fetch(query, {})
+        return rows[0]

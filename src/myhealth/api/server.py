@@ -1,0 +1,223 @@
+"""`myhealth api`: the app factory and the process around it.
+
+`create_app(settings, pool=...)` builds the whole HTTP app from its dependencies (tests drive
+it end to end); `command()` reads the settings, runs it under uvicorn and shuts down the
+podinfo way: on SIGTERM `/ready` turns 503 at once, the server keeps serving for
+`API_SHUTDOWN_DELAY_SECONDS` so load balancers notice, then drains in-flight requests.
+"""
+
+from __future__ import annotations
+
+import argparse
+import math
+import threading
+from collections.abc import AsyncIterator, Callable, Iterator, Mapping
+from contextlib import asynccontextmanager
+from types import FrameType
+
+import psycopg
+import uvicorn
+from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.middleware.cors import CORSMiddleware
+from prometheus_client import Gauge
+from prometheus_client.core import GaugeMetricFamily
+from prometheus_client.registry import Collector
+from psycopg_pool import AsyncConnectionPool, PoolTimeout
+from starlette.responses import JSONResponse
+
+from myhealth import __version__
+from myhealth.api import guards
+from myhealth.api.queries import Reader
+from myhealth.api.routes import ApiContext, data, probes, public
+from myhealth.platform import logging as mh_logging
+from myhealth.platform.config import ApiSettings, load
+from myhealth.platform.errors import UserFacingError
+from myhealth.platform.metrics import HttpMetrics, instrument, new_registry
+from myhealth.storage.db import create_pool, describe
+
+SERVICE = "api"
+DOCS_URL = "/docs"
+OPENAPI_URL = "/openapi.json"
+
+DESCRIPTION = """\
+Read-only access to one person's Oura Ring data: daily sleep, activity and readiness, a
+dashboard summary and trends.
+
+**Authentication**: exchange the API key for a token at `POST /auth/login`, then send
+`Authorization: Bearer <access_token>` with every `/api/v1/*` request. Tokens are HS256 JWTs
+that expire after `expires_in` seconds.
+
+Errors are JSON objects with a `detail` string. `/auth/login` and `/api/v1/*` are rate
+limited per client (429 with `Retry-After`).
+"""
+
+
+class PoolCollector(Collector):
+    """`myhealth_db_pool_connections{service,state}`, read from the pool at scrape time."""
+
+    def __init__(self, pool: AsyncConnectionPool, service: str) -> None:
+        self.pool = pool
+        self.service = service
+
+    def collect(self) -> Iterator[GaugeMetricFamily]:
+        stats = self.pool.get_stats()
+        family = GaugeMetricFamily(
+            "myhealth_db_pool_connections",
+            "Database pool connections: size (open), available (idle), waiting (requests).",
+            labels=["service", "state"],
+        )
+        family.add_metric([self.service, "size"], stats.get("pool_size", 0))
+        family.add_metric([self.service, "available"], stats.get("pool_available", 0))
+        family.add_metric([self.service, "waiting"], stats.get("requests_waiting", 0))
+        yield family
+
+
+def _validation_detail(exc: RequestValidationError) -> str:
+    """One readable sentence for FastAPI's list of validation errors."""
+    parts = []
+    for error in exc.errors():
+        location = [str(p) for p in error.get("loc", ()) if p not in ("query", "path", "body")]
+        name = ".".join(location) or "request"
+        message = str(error.get("msg", "invalid value"))
+        value = error.get("input")
+        if error.get("type", "").startswith("date") and isinstance(value, str):
+            message = f"invalid date {value!r} (expected YYYY-MM-DD)"
+        parts.append(f"{name}: {message}")
+    return "; ".join(parts) or "invalid request"
+
+
+def create_app(settings: ApiSettings, *, pool: AsyncConnectionPool | None = None) -> FastAPI:
+    """The whole API. Opens (and later closes) `pool`, or a pool it creates from settings."""
+    pool = pool or create_pool(settings.database_url, min_size=1, max_size=10, name=SERVICE)
+    registry = new_registry(SERVICE)
+    http_metrics = HttpMetrics(registry, SERVICE)
+    registry.register(PoolCollector(pool, SERVICE))
+    db_up = Gauge(
+        "myhealth_db_up",
+        "1 when the last readiness probe reached the database, else 0.",
+        ["service"],
+        registry=registry,
+    )
+    db_up.labels(SERVICE).set(0)
+    # The database gives up a little before the request does, so a slow query ends cleanly.
+    statement_timeout_ms = max(100, math.floor(settings.API_REQUEST_TIMEOUT_SECONDS * 900))
+    context = ApiContext(
+        settings=settings,
+        reader=Reader(pool, statement_timeout_ms=statement_timeout_ms),
+        registry=registry,
+        db_up=db_up,
+    )
+
+    @asynccontextmanager
+    async def lifespan(_: FastAPI) -> AsyncIterator[None]:
+        await pool.open(wait=False)
+        try:
+            yield
+        finally:
+            await pool.close()
+
+    app = FastAPI(
+        title="myHealth API",
+        version=__version__,
+        description=DESCRIPTION,
+        lifespan=lifespan,
+        docs_url=DOCS_URL,
+        redoc_url=None,
+        openapi_url=OPENAPI_URL,
+    )
+    app.state.context = context
+    app.include_router(public)
+    app.include_router(data)
+    app.include_router(probes)
+
+    @app.exception_handler(RequestValidationError)
+    async def invalid_request(_: Request, exc: RequestValidationError) -> JSONResponse:
+        return JSONResponse({"detail": _validation_detail(exc)}, status_code=422)
+
+    @app.exception_handler(psycopg.OperationalError)
+    @app.exception_handler(PoolTimeout)
+    async def database_down(_: Request, exc: Exception) -> JSONResponse:
+        mh_logging.get_logger(__name__).warning("database unavailable", error=type(exc).__name__)
+        return JSONResponse({"detail": "database unavailable"}, status_code=503)
+
+    # Middlewares, innermost first: time limit, body limit, rate limit, CORS (so even a 429
+    # is readable by an allowed browser origin), security headers; metrics/logging outermost.
+    app.add_middleware(guards.TimeoutMiddleware, seconds=settings.API_REQUEST_TIMEOUT_SECONDS)
+    app.add_middleware(guards.BodyLimitMiddleware, max_bytes=settings.API_MAX_BODY_BYTES)
+    app.add_middleware(
+        guards.RateLimitMiddleware,
+        limiter=guards.RateLimiter(settings.RATE_LIMIT_PER_MINUTE),
+        client_address=guards.ClientAddress(settings.TRUSTED_PROXIES),
+    )
+    if settings.CORS_ORIGINS:
+        app.add_middleware(
+            CORSMiddleware,
+            allow_origins=settings.CORS_ORIGINS,
+            allow_methods=["GET", "POST"],
+            allow_headers=["Authorization", "Content-Type"],
+            allow_credentials=False,
+            max_age=600,
+        )
+    app.add_middleware(guards.SecurityHeadersMiddleware, docs_paths=[DOCS_URL])
+    app.middleware("http")(instrument(app, http_metrics))
+    return app
+
+
+class GracefulServer(uvicorn.Server):
+    """First SIGTERM/SIGINT: turn not-ready, wait `delay`, then drain. A second one: now."""
+
+    def __init__(self, config: uvicorn.Config, on_draining: Callable[[], None], delay: float):
+        super().__init__(config)
+        self.on_draining = on_draining
+        self.delay = delay
+        self._draining = False
+
+    def handle_exit(self, sig: int, frame: FrameType | None) -> None:
+        if self._draining:
+            super().handle_exit(sig, frame)
+            return
+        self._draining = True
+        self.on_draining()
+        mh_logging.get_logger(__name__).info("shutting down", delay_seconds=self.delay)
+        timer = threading.Timer(self.delay, self._stop)
+        timer.daemon = True
+        timer.start()
+
+    def _stop(self) -> None:
+        self.should_exit = True
+
+
+def command(args: argparse.Namespace, environ: Mapping[str, str]) -> int:
+    settings = load(ApiSettings, environ)
+    mh_logging.configure(SERVICE, settings.LOG_LEVEL)
+    log = mh_logging.get_logger(__name__)
+    app = create_app(settings)
+    context: ApiContext = app.state.context
+
+    def start_draining() -> None:
+        context.draining = True
+
+    config = uvicorn.Config(
+        app,
+        host=settings.HOST,
+        port=settings.PORT,
+        log_config=None,
+        access_log=False,
+        proxy_headers=False,  # forwarded addresses are handled by TRUSTED_PROXIES only
+        server_header=False,
+        timeout_keep_alive=5,
+        timeout_graceful_shutdown=math.ceil(settings.API_REQUEST_TIMEOUT_SECONDS) + 1,
+        h11_max_incomplete_event_size=16_384,
+    )
+    server = GracefulServer(config, start_draining, settings.API_SHUTDOWN_DELAY_SECONDS)
+    log.info(
+        "starting",
+        address=f"http://{settings.HOST}:{settings.PORT}",
+        database=describe(settings.database_url),
+    )
+    server.run()
+    if not server.started:
+        raise UserFacingError(f"could not start on {settings.HOST}:{settings.PORT}")
+    log.info("stopped")
+    return 0
