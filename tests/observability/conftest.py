@@ -1,0 +1,17 @@
+"""Shared values for the observability tests."""
+
+from __future__ import annotations
+
+from datetime import date, timedelta
+
+from .grafana_checks import TimeRange
+from .sample_data import SampleRange
+
+# 120 days of data, so 90-day views and rolling averages have history before the range starts.
+SAMPLE = SampleRange(last_day=date(2026, 8, 31), days=120)
+
+# What Grafana sends for "Last 7/30/90 days" opened on the evening of the last day.
+RANGES = {
+    f"last-{days}d": TimeRange(start=SAMPLE.time_to - timedelta(days=days), end=SAMPLE.time_to)
+    for days in (7, 30, 90)
+}
