@@ -1,0 +1,39 @@
+#!/usr/bin/env bash
+# Points kubectl at the EKS cluster of one environment and prepares the namespaces the GitOps
+# setup expects. Safe to run again. Usage: scripts/setup-cluster.sh [dev|staging|prod]
+set -euo pipefail
+
+env="${1:-dev}"
+region="${AWS_REGION:-us-east-1}"
+root="$(cd "$(dirname "$0")/.." && pwd)"
+tf_dir="${root}/terraform/environments/${env}"
+
+need() { command -v "$1" >/dev/null || { echo "error: $1 is required" >&2; exit 1; }; }
+need aws
+need kubectl
+
+cluster="${CLUSTER_NAME:-}"
+if [[ -z "${cluster}" ]]; then
+    need terraform
+    cluster="$(terraform -chdir="${tf_dir}" output -raw eks_cluster_name)"
+fi
+
+aws eks update-kubeconfig --region "${region}" --name "${cluster}" --alias "myhealth-${env}"
+kubectl config use-context "myhealth-${env}"
+
+# Namespaces are declared, not created, so a second run changes nothing.
+apply_namespace() {
+    local name="$1" injection="$2"
+    kubectl create namespace "${name}" --dry-run=client -o yaml \
+        | kubectl label --local -f - "istio-injection=${injection}" --overwrite -o yaml \
+        | kubectl apply -f -
+}
+apply_namespace argocd disabled
+apply_namespace istio-system disabled
+apply_namespace istio-ingress enabled
+apply_namespace external-secrets disabled
+apply_namespace monitoring disabled
+# The app's pods ask for their sidecar with a pod label; the namespace label is left off.
+apply_namespace myhealth disabled
+
+echo "cluster ${cluster} is ready for scripts/install-argocd.sh"

@@ -1,0 +1,212 @@
+"""Fixtures for the chart tests: the helm binary, one render per scenario (session-scoped),
+and validators for built-in objects (Kubernetes 1.34 schemas) and custom resources (the real
+CRD schemas in the shared directory)."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import subprocess
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import pytest
+import yaml
+
+REPO = Path(__file__).resolve().parents[2]
+CHART = REPO / "helm" / "myhealth"
+SCENARIOS_DIR = Path(__file__).parent / "scenarios"
+FIXTURE_OBSERVABILITY = Path(__file__).parent / "data" / "observability"
+KUBE_VERSION = "1.34.0"
+RELEASE = "myhealth"
+NAMESPACE = "myhealth"
+
+Manifest = dict[str, Any]
+
+# name -> values files, in order (environment file first, scenario file on top).
+SCENARIOS: dict[str, list[Path]] = {
+    "default": [],
+    "dev": [CHART / "values-dev.yaml"],
+    "staging": [CHART / "values-staging.yaml"],
+    "prod": [CHART / "values-prod.yaml"],
+    "prod-istio-off": [CHART / "values-prod.yaml", SCENARIOS_DIR / "istio-off.yaml"],
+    "dev-plain-secrets": [CHART / "values-dev.yaml", SCENARIOS_DIR / "plain-secrets.yaml"],
+    "dev-standalone-monitoring": [
+        CHART / "values-dev.yaml",
+        SCENARIOS_DIR / "plain-secrets.yaml",
+        SCENARIOS_DIR / "standalone-monitoring.yaml",
+    ],
+    "standalone-no-mesh": [SCENARIOS_DIR / "standalone-no-mesh.yaml"],
+    "prod-minimal": [CHART / "values-prod.yaml", SCENARIOS_DIR / "minimal.yaml"],
+    "dev-no-api": [CHART / "values-dev.yaml", SCENARIOS_DIR / "no-api.yaml"],
+}
+# Rendered from a copy of the chart whose observability files are the test fixtures, so the
+# PrometheusRule and dashboard objects are pinned whether or not the real files exist yet.
+FIXTURE_SCENARIOS: dict[str, list[Path]] = {
+    "fixture-dev": SCENARIOS["dev"],
+    "fixture-standalone": SCENARIOS["dev-standalone-monitoring"],
+}
+ALL_SCENARIOS = [*SCENARIOS, *FIXTURE_SCENARIOS]
+
+
+def tool(name: str) -> str:
+    """Path of a checking tool; missing tools fail the test (run `make tools`)."""
+    for directory in (REPO / ".tools" / "bin", REPO / ".venv" / "bin"):
+        if (directory / name).exists():
+            return str(directory / name)
+    found = shutil.which(name)
+    if found is None:
+        pytest.fail(f"{name} is not installed: run `make tools` (tools/install-{name}.sh)")
+    return found
+
+
+def shared_dir() -> Path:
+    """The read-only shared/ directory beside the repository (CI), or MYHEALTH_SHARED_DIR."""
+    path = Path(os.environ.get("MYHEALTH_SHARED_DIR", REPO.parent / "shared"))
+    if not (path / "crds").is_dir():
+        pytest.fail(
+            f"CRD schemas not found at {path / 'crds'}: set MYHEALTH_SHARED_DIR to the shared "
+            "directory (it holds crds/)"
+        )
+    return path
+
+
+def helm_args(values: list[Path]) -> list[str]:
+    args = ["--kube-version", KUBE_VERSION, "--namespace", NAMESPACE]
+    for path in values:
+        args += ["-f", str(path)]
+    return args
+
+
+@dataclass
+class Render:
+    name: str
+    values: list[Path]
+    chart: Path
+    manifests: list[Manifest] = field(default_factory=list)
+
+    def of_kind(self, kind: str) -> list[Manifest]:
+        return [m for m in self.manifests if m["kind"] == kind]
+
+    def get(self, kind: str, name: str) -> Manifest:
+        for manifest in self.of_kind(kind):
+            if manifest["metadata"]["name"] == name:
+                return manifest
+        raise AssertionError(f"{self.name}: no {kind} named {name}")
+
+    def kinds(self) -> set[str]:
+        return {m["kind"] for m in self.manifests}
+
+
+def helm_template(chart: Path, values: list[Path], *extra: str) -> list[Manifest]:
+    result = subprocess.run(
+        [tool("helm"), "template", RELEASE, str(chart), *helm_args(values), *extra],
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    assert result.returncode == 0, result.stderr
+    return [doc for doc in yaml.safe_load_all(result.stdout) if doc]
+
+
+@pytest.fixture(scope="session")
+def fixture_chart(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A copy of the chart whose files/observability holds the test fixtures."""
+    chart = tmp_path_factory.mktemp("chart") / "myhealth"
+    shutil.copytree(CHART, chart, ignore=shutil.ignore_patterns("observability"))
+    shutil.copytree(FIXTURE_OBSERVABILITY, chart / "files" / "observability")
+    return chart
+
+
+@pytest.fixture(scope="session")
+def render_scenario(fixture_chart: Path) -> Callable[[str], Render]:
+    cache: dict[str, Render] = {}
+
+    def render(name: str) -> Render:
+        if name not in cache:
+            if name in SCENARIOS:
+                chart, values = CHART, SCENARIOS[name]
+            else:
+                chart, values = fixture_chart, FIXTURE_SCENARIOS[name]
+            cache[name] = Render(name, values, chart, helm_template(chart, values))
+        return cache[name]
+
+    return render
+
+
+@pytest.fixture(params=ALL_SCENARIOS)
+def rendered(request: pytest.FixtureRequest, render_scenario: Callable[[str], Render]) -> Render:
+    """Each scenario's rendered manifests (rendered once per session)."""
+    return render_scenario(request.param)
+
+
+def pod_templates(manifest: Manifest) -> Iterator[tuple[dict[str, Any], dict[str, Any]]]:
+    """(metadata, spec) of the pod template in a workload object, if it has one."""
+    spec = manifest.get("spec", {})
+    if manifest["kind"] in {"Deployment", "StatefulSet", "DaemonSet", "Job", "ReplicaSet"}:
+        yield spec["template"].get("metadata", {}), spec["template"]["spec"]
+    elif manifest["kind"] == "CronJob":
+        template = spec["jobTemplate"]["spec"]["template"]
+        yield template.get("metadata", {}), template["spec"]
+    elif manifest["kind"] == "Pod":
+        yield manifest.get("metadata", {}), spec
+
+
+# --- custom resources against their CRD schemas -------------------------------------------
+
+
+def _strict(schema: Any) -> Any:
+    """Unknown fields are errors: close every object schema the CRD does not leave open."""
+    if isinstance(schema, dict):
+        out = {key: _strict(value) for key, value in schema.items()}
+        if (
+            "properties" in schema
+            and "additionalProperties" not in schema
+            and not schema.get("x-kubernetes-preserve-unknown-fields")
+        ):
+            out["additionalProperties"] = False
+        return out
+    if isinstance(schema, list):
+        return [_strict(item) for item in schema]
+    return schema
+
+
+class CrdValidator:
+    def __init__(self, crd_dir: Path) -> None:
+        import jsonschema
+
+        self._validators: dict[tuple[str, str], Any] = {}
+        loader = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
+        for path in sorted(crd_dir.rglob("*.yaml")):
+            with path.open() as handle:
+                for doc in yaml.load_all(handle, Loader=loader):
+                    if not doc or doc.get("kind") != "CustomResourceDefinition":
+                        continue
+                    group, kind = doc["spec"]["group"], doc["spec"]["names"]["kind"]
+                    for version in doc["spec"]["versions"]:
+                        if not version.get("served", True):
+                            continue
+                        schema = _strict(version["schema"]["openAPIV3Schema"])
+                        # The API server owns these; some CRDs (Istio's) leave them out.
+                        for name in ("apiVersion", "kind"):
+                            schema["properties"].setdefault(name, {"type": "string"})
+                        schema["properties"].setdefault("metadata", {"type": "object"})
+                        key = (f"{group}/{version['name']}", kind)
+                        self._validators[key] = jsonschema.Draft7Validator(schema)
+
+    def knows(self, manifest: Manifest) -> bool:
+        return (manifest["apiVersion"], manifest["kind"]) in self._validators
+
+    def errors(self, manifest: Manifest) -> list[str]:
+        validator = self._validators[(manifest["apiVersion"], manifest["kind"])]
+        return [
+            f"{'.'.join(str(p) for p in error.absolute_path)}: {error.message}"
+            for error in validator.iter_errors(manifest)
+        ]
+
+
+@pytest.fixture(scope="session")
+def crds() -> CrdValidator:
+    return CrdValidator(shared_dir() / "crds")
