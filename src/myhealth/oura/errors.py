@@ -1,0 +1,45 @@
+"""Failures of the Oura client and token store, each with a message a person can act on.
+
+They are `UserFacingError`s so that `myhealth collect` and `myhealth auth login` print them as
+one line; `myhealth.oura.client` re-exports them (the collector imports them from there).
+"""
+
+from __future__ import annotations
+
+from myhealth.platform.errors import UserFacingError
+
+
+class OuraError(UserFacingError):
+    """Any failure talking to Oura."""
+
+
+class ReauthenticationRequired(OuraError):
+    """Oura refused our credentials and a refresh cannot fix it: run `myhealth auth login`."""
+
+
+class AccessForbidden(OuraError):
+    """403: the Oura membership lapsed or the scope for this data was not granted."""
+
+
+class AppUpdateRequired(OuraError):
+    """426: the owner's Oura app is too old to share this data type."""
+
+
+class RateLimitExhausted(OuraError):
+    """429 kept coming after every retry."""
+
+
+class PaginationError(OuraError):
+    """A repeated `next_token` or too many pages: the listing would never end."""
+
+
+class OuraRequestError(OuraError):
+    """Any other failed request (4xx other than the above, 5xx or timeouts after retries)."""
+
+    def __init__(self, message: str, *, status: int | None = None) -> None:
+        super().__init__(message)
+        self.status = status
+
+
+class DocumentNotFound(OuraRequestError):
+    """404 on a single-document route."""
