@@ -31,11 +31,9 @@ log = get_logger("myhealth.collector")
 
 QUEUED_BATCHES = 2  # batches fetched ahead of the processor: enough to overlap, little memory
 
-# What a user should do about each kind of failure (docs/troubleshooting.md has the detail).
+# What a user should do about failures whose message does not already say it (the Oura
+# client's 401/403/426 messages do); docs/troubleshooting.md has the detail.
 HINTS: dict[str, str] = {
-    "ReauthenticationRequired": "run `myhealth auth login` to authorize again",
-    "AccessForbidden": "check the Oura membership and the scopes granted to the app",
-    "AppUpdateRequired": "update the Oura app on the phone and let it sync",
     "RateLimitExhausted": "Oura's rate limit; the next run picks up from the checkpoint",
     "PaginationError": "Oura's paging looped; the next run tries again",
     "ProcessorUnavailable": "is `myhealth processor` running at PROCESSOR_URL?",
@@ -44,7 +42,7 @@ HINTS: dict[str, str] = {
 
 
 class RequestStats(Protocol):
-    requests: Counter[tuple[str, int]]
+    requests: Counter[tuple[str, str]]
     retries: Counter[str]
 
 
@@ -140,6 +138,8 @@ class Runner:
         self._today = today
         self._batch_size = batch_size
         self._slots = asyncio.Semaphore(concurrency)
+        # One connection serves every type; its transactions must not interleave.
+        self._db = asyncio.Lock()
 
     async def run(self, plans: Sequence[TypePlan]) -> list[TypeOutcome]:
         for plan in plans:
@@ -186,14 +186,15 @@ class Runner:
         if interrupted:
             outcome.error = state.INTERRUPTED
         checkpoint = checkpoint_after(plan.window, self._today) if outcome.succeeded else None
-        await state.finish_type(
-            self._conn,
-            self._run_id,
-            outcome.name,
-            documents=outcome.documents,
-            error=outcome.error,
-            checkpoint=checkpoint,
-        )
+        async with self._db:
+            await state.finish_type(
+                self._conn,
+                self._run_id,
+                outcome.name,
+                documents=outcome.documents,
+                error=outcome.error,
+                checkpoint=checkpoint,
+            )
         self._progress.finish(outcome.name, documents=outcome.documents, error=outcome.error)
 
     async def _stream(self, plan: TypePlan, outcome: TypeOutcome) -> None:
