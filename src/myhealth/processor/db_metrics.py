@@ -1,0 +1,201 @@
+"""Metrics read from the database at scrape time.
+
+The collector is a CronJob that cannot be scraped after it exits, so the long-running
+processor reports what the collector left in the database (`sync_runs`, `sync_run_types`) and
+how fresh the stored data is. `/metrics` first awaits `refresh()` (bounded by a short timeout,
+on the service's pool); `collect()` then yields the last snapshot that was read successfully,
+so a slow or unreachable database makes a scrape neither hang nor fail.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import datetime as dt
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from typing import Any
+
+from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Metric
+from prometheus_client.registry import Collector
+from psycopg_pool import AsyncConnectionPool
+
+from myhealth.oura.catalog import ALL_NAMES, DATA_TYPES
+from myhealth.platform.logging import get_logger
+
+REFRESH_TIMEOUT_SECONDS = 2.0
+RUN_STATUSES = ("running", "succeeded", "failed")
+RETRY_REASONS = ("rate_limited", "server_error", "timeout")
+
+_DATED_TYPES = [name for name, t in DATA_TYPES.items() if t.day_field is not None]
+
+_NEWEST_DAY = """
+SELECT data_type,
+       (SELECT max(day) FROM oura_documents d WHERE d.data_type = types.data_type)
+FROM unnest(%s::text[]) AS types(data_type)
+UNION ALL
+SELECT 'heartrate', (SELECT max("timestamp") FROM heart_rate)::date
+"""
+_LAST_SUCCESS = """
+SELECT data_type, extract(epoch FROM max(finished_at))::float8
+FROM sync_run_types WHERE status = 'succeeded' AND finished_at IS NOT NULL
+GROUP BY data_type
+"""
+_LAST_RUN = """
+SELECT status, extract(epoch FROM max(coalesce(finished_at, started_at)))::float8
+FROM sync_runs WHERE status IN ('succeeded', 'failed')
+GROUP BY status
+"""
+_RUNS_24H = """
+SELECT status, count(*) FROM sync_runs
+WHERE started_at > now() - interval '24 hours' GROUP BY status
+"""
+# The most recent finished run failed because Oura refused the token: the collector marks it
+# with `counts.reauth_required = true`.
+_REAUTH = """
+SELECT status = 'failed' AND coalesce((counts ->> 'reauth_required')::boolean, false)
+FROM sync_runs WHERE status IN ('succeeded', 'failed')
+ORDER BY coalesce(finished_at, started_at) DESC, run_id DESC LIMIT 1
+"""
+_QUARANTINE = "SELECT data_type, count(*) FROM quarantined_documents GROUP BY data_type"
+_OURA_REQUESTS = """
+SELECT entry.key, sum((entry.value)::text::numeric)::float8
+FROM sync_runs, jsonb_each(CASE jsonb_typeof(counts -> 'oura_requests')
+                           WHEN 'object' THEN counts -> 'oura_requests' ELSE '{}' END) AS entry
+WHERE jsonb_typeof(entry.value) = 'number'
+GROUP BY entry.key
+"""
+_OURA_RETRIES = _OURA_REQUESTS.replace("oura_requests", "oura_retries")
+
+
+def _midnight_utc(day: dt.date) -> float:
+    return dt.datetime.combine(day, dt.time(), tzinfo=dt.UTC).timestamp()
+
+
+@dataclass
+class Snapshot:
+    newest_day: dict[str, float] = field(default_factory=dict)
+    last_success: dict[str, float] = field(default_factory=dict)
+    last_run: dict[str, float] = field(default_factory=dict)
+    runs_24h: dict[str, float] = field(default_factory=dict)
+    reauth_required: bool = False
+    quarantined: dict[str, float] = field(default_factory=dict)
+    oura_requests: dict[tuple[str, str], float] = field(default_factory=dict)
+    oura_retries: dict[str, float] = field(default_factory=dict)
+
+
+async def read_snapshot(pool: AsyncConnectionPool) -> Snapshot:
+    snapshot = Snapshot()
+    async with pool.connection(timeout=REFRESH_TIMEOUT_SECONDS) as conn, conn.transaction():
+        await conn.execute(f"SET LOCAL statement_timeout = {int(REFRESH_TIMEOUT_SECONDS * 1000)}")
+
+        async def rows(query: str, params: Any = None) -> list[tuple[Any, ...]]:
+            cursor = await conn.execute(query, params)
+            return await cursor.fetchall()
+
+        for data_type, day in await rows(_NEWEST_DAY, (_DATED_TYPES,)):
+            if day is not None:
+                snapshot.newest_day[data_type] = _midnight_utc(day)
+        snapshot.last_success = dict(await rows(_LAST_SUCCESS))
+        snapshot.last_run = dict(await rows(_LAST_RUN))
+        snapshot.runs_24h = {status: float(n) for status, n in await rows(_RUNS_24H)}
+        reauth = await rows(_REAUTH)
+        snapshot.reauth_required = bool(reauth and reauth[0][0])
+        snapshot.quarantined = {t: float(n) for t, n in await rows(_QUARANTINE)}
+        for key, total in await rows(_OURA_REQUESTS):
+            route, _, status = str(key).rpartition(" ")
+            snapshot.oura_requests[(route or str(key), status)] = total
+        snapshot.oura_retries = dict(await rows(_OURA_RETRIES))
+    return snapshot
+
+
+class DatabaseMetrics(Collector):
+    """The database-derived metrics of the metric contract, from the last good snapshot."""
+
+    def __init__(self) -> None:
+        self.snapshot = Snapshot()
+        self._log = get_logger(__name__)
+
+    async def refresh(self, pool: AsyncConnectionPool) -> bool:
+        try:
+            self.snapshot = await asyncio.wait_for(
+                read_snapshot(pool), timeout=REFRESH_TIMEOUT_SECONDS + 0.5
+            )
+        except Exception as exc:  # a scrape must not fail because the database is away
+            self._log.warning("database metrics not refreshed", error=type(exc).__name__)
+            return False
+        return True
+
+    def describe(self) -> Iterator[Metric]:
+        # Empty description: the registry then calls collect() lazily, at scrape time only.
+        return iter(())
+
+    def collect(self) -> Iterator[Metric]:
+        s = self.snapshot
+        newest = GaugeMetricFamily(
+            "myhealth_data_newest_day_timestamp_seconds",
+            "Midnight UTC of the newest day stored, by data type.",
+            labels=["data_type"],
+        )
+        for data_type, value in sorted(s.newest_day.items()):
+            newest.add_metric([data_type], value)
+        yield newest
+
+        success = GaugeMetricFamily(
+            "myhealth_sync_last_success_timestamp_seconds",
+            "When a collector run last completed the data type (Unix time).",
+            labels=["data_type"],
+        )
+        for data_type, value in sorted(s.last_success.items()):
+            success.add_metric([data_type], value)
+        yield success
+
+        last_run = GaugeMetricFamily(
+            "myhealth_collector_last_run_timestamp_seconds",
+            "When the last collector run of each final status finished (Unix time).",
+            labels=["status"],
+        )
+        for status, value in sorted(s.last_run.items()):
+            last_run.add_metric([status], value)
+        yield last_run
+
+        runs = GaugeMetricFamily(
+            "myhealth_collector_runs",
+            "Collector runs started in the last 24 hours, by status.",
+            labels=["status"],
+        )
+        for status in RUN_STATUSES:
+            runs.add_metric([status], s.runs_24h.get(status, 0.0))
+        yield runs
+
+        yield GaugeMetricFamily(
+            "myhealth_oauth_reauth_required",
+            "1 when the last collector run failed because Oura refused the token.",
+            value=1.0 if s.reauth_required else 0.0,
+        )
+
+        quarantined = GaugeMetricFamily(
+            "myhealth_quarantined_documents",
+            "Documents in quarantine (failed validation), by data type.",
+            labels=["data_type"],
+        )
+        for data_type in ALL_NAMES:
+            quarantined.add_metric([data_type], s.quarantined.get(data_type, 0.0))
+        yield quarantined
+
+        requests = CounterMetricFamily(
+            "myhealth_oura_requests",
+            "Oura API requests made by all collector runs, by route and status.",
+            labels=["route", "status"],
+        )
+        for (route, status), value in sorted(s.oura_requests.items()):
+            requests.add_metric([route, status], value)
+        yield requests
+
+        retries = CounterMetricFamily(
+            "myhealth_oura_retries",
+            "Oura API request retries made by all collector runs, by reason.",
+            labels=["reason"],
+        )
+        for reason in sorted(set(RETRY_REASONS) | set(s.oura_retries)):
+            retries.add_metric([reason], s.oura_retries.get(reason, 0.0))
+        yield retries

@@ -1,0 +1,234 @@
+"""Every route of the processor, in one place.
+
+- `POST /api/v1/ingest`           validate + archive + upsert one batch of one data type
+- `GET  /api/v1/metrics/{type}`   stored documents of a type, by day range
+- `GET  /health`                  alive (no dependencies)
+- `GET  /ready`                   the database answers, and we are not shutting down
+- `GET  /metrics`                 Prometheus
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import hmac
+import json
+import time
+from dataclasses import dataclass, field
+from typing import Annotated, Any, NoReturn
+
+import psycopg
+from fastapi import APIRouter, Depends, FastAPI, HTTPException, Query, Request
+from fastapi.responses import JSONResponse, Response
+from prometheus_client import CollectorRegistry
+from psycopg_pool import AsyncConnectionPool, PoolTimeout
+
+from myhealth.oura.catalog import DATA_TYPES, DataType
+from myhealth.platform.config import ProcessorSettings
+from myhealth.platform.logging import get_logger
+from myhealth.platform.metrics import metrics_response
+from myhealth.processor import reads, writer
+from myhealth.processor.db_metrics import DatabaseMetrics
+from myhealth.processor.observability import IngestMetrics
+from myhealth.storage.db import ping
+
+# Waiting longer than this for a pooled connection means the database is away: answer 503.
+POOL_WAIT_SECONDS = 3.0
+DATABASE_ERRORS = (psycopg.OperationalError, psycopg.InterfaceError, PoolTimeout)
+
+log = get_logger(__name__)
+
+
+@dataclass
+class ProcessorState:
+    """Everything the routes depend on; built by `create_app`, kept on `app.state.processor`."""
+
+    settings: ProcessorSettings
+    pool: AsyncConnectionPool
+    registry: CollectorRegistry
+    ingest_metrics: IngestMetrics
+    db_metrics: DatabaseMetrics
+    shapes: dict[str, writer.TableShape] | None = None
+    draining: bool = False
+    extra: dict[str, Any] = field(default_factory=dict)
+
+
+def get_state(request: Request) -> ProcessorState:
+    state: ProcessorState = request.app.state.processor
+    return state
+
+
+State = Annotated[ProcessorState, Depends(get_state)]
+
+
+def _refuse(state: ProcessorState, status: int, reason: str, detail: str) -> NoReturn:
+    state.ingest_metrics.requests_rejected.labels(reason).inc()
+    headers = {"WWW-Authenticate": "Bearer"} if status == 401 else None
+    raise HTTPException(status_code=status, detail=detail, headers=headers)
+
+
+def require_token(request: Request, state: State) -> None:
+    """With INGEST_TOKEN set, `/api/v1/*` needs `Authorization: Bearer <INGEST_TOKEN>`."""
+    expected = state.settings.INGEST_TOKEN
+    if expected is None:
+        return
+    scheme, _, presented = request.headers.get("authorization", "").partition(" ")
+    if scheme.lower() != "bearer" or not presented.strip():
+        _refuse(state, 401, "unauthorized", "missing bearer token")
+    if not hmac.compare_digest(presented.strip().encode(), expected.get_secret_value().encode()):
+        _refuse(state, 401, "unauthorized", "invalid bearer token")
+
+
+async def _read_body(request: Request, state: ProcessorState) -> bytes:
+    """The request body, refusing (413) as soon as it is known to exceed INGEST_MAX_BYTES."""
+    limit = state.settings.INGEST_MAX_BYTES
+    too_large = f"request body exceeds INGEST_MAX_BYTES ({limit} bytes)"
+    declared = request.headers.get("content-length")
+    if declared is not None:
+        try:
+            declared_size = int(declared)
+        except ValueError:
+            _refuse(state, 400, "malformed", "invalid Content-Length header")
+        if declared_size > limit:
+            _refuse(state, 413, "too_large", too_large)
+    # Content-Length can be absent (chunked) or lie: count what actually arrives.
+    chunks: list[bytes] = []
+    size = 0
+    async for chunk in request.stream():
+        size += len(chunk)
+        if size > limit:
+            _refuse(state, 413, "too_large", too_large)
+        chunks.append(chunk)
+    return b"".join(chunks)
+
+
+def _reject_constant(name: str) -> NoReturn:
+    raise ValueError(f"{name} is not valid JSON")
+
+
+def _parse_batch(body: bytes, state: ProcessorState) -> tuple[DataType, list[Any]]:
+    try:
+        payload = json.loads(body, parse_constant=_reject_constant)
+    except (ValueError, UnicodeDecodeError) as exc:
+        _refuse(state, 422, "malformed", f"malformed JSON: {exc}")
+    if not isinstance(payload, dict):
+        _refuse(state, 422, "malformed", "body must be a JSON object {data_type, documents}")
+    name = payload.get("data_type")
+    documents = payload.get("documents")
+    if not isinstance(name, str):
+        _refuse(state, 422, "malformed", "data_type must be a string")
+    if name not in DATA_TYPES:
+        _refuse(state, 422, "unknown_type", f"unknown data_type {name!r}")
+    if not isinstance(documents, list):
+        _refuse(state, 422, "malformed", "documents must be a JSON array")
+    return DATA_TYPES[name], documents
+
+
+async def _shapes(state: ProcessorState) -> dict[str, writer.TableShape]:
+    if state.shapes is None:
+        async with state.pool.connection(timeout=POOL_WAIT_SECONDS) as conn:
+            state.shapes = await writer.load_shapes(conn)
+    return state.shapes
+
+
+def _data_type_or_404(name: str) -> DataType:
+    if name not in DATA_TYPES:
+        raise HTTPException(
+            status_code=404,
+            detail=f"unknown data type {name!r} (known: {', '.join(DATA_TYPES)})",
+        )
+    return DATA_TYPES[name]
+
+
+def build_router() -> APIRouter:
+    router = APIRouter()
+    api = APIRouter(prefix="/api/v1", dependencies=[Depends(require_token)])
+
+    @api.post("/ingest")
+    async def ingest(request: Request, state: State) -> dict[str, Any]:
+        body = await _read_body(request, state)
+        data_type, documents = _parse_batch(body, state)
+        started = time.perf_counter()
+        try:
+            shapes = await _shapes(state)
+            async with state.pool.connection(timeout=POOL_WAIT_SECONDS) as conn:
+                result = await writer.store_batch(
+                    conn, data_type, shapes[data_type.name], documents
+                )
+        except DATABASE_ERRORS:
+            state.ingest_metrics.requests_rejected.labels("database").inc()
+            raise
+        elapsed = time.perf_counter() - started
+        metrics = state.ingest_metrics
+        metrics.batch_duration.labels(data_type.name).observe(elapsed)
+        for outcome, count in (
+            ("received", result.received),
+            ("inserted", result.inserted),
+            ("updated", result.updated),
+            ("unchanged", result.unchanged),
+            ("rejected", len(result.rejected)),
+        ):
+            if count:
+                metrics.documents.labels(data_type.name, outcome).inc(count)
+        log.info(
+            "batch stored",
+            data_type=data_type.name,
+            received=result.received,
+            inserted=result.inserted,
+            updated=result.updated,
+            unchanged=result.unchanged,
+            rejected=len(result.rejected),
+            duration_ms=round(elapsed * 1000, 2),
+        )
+        return result.as_json()
+
+    @api.get("/metrics/{data_type}")
+    async def stored_documents(
+        data_type: str,
+        state: State,
+        start_date: Annotated[dt.date | None, Query()] = None,
+        end_date: Annotated[dt.date | None, Query()] = None,
+    ) -> Response:
+        known = _data_type_or_404(data_type)
+        if start_date and end_date and start_date > end_date:
+            raise HTTPException(status_code=422, detail="start_date is after end_date")
+        async with state.pool.connection(timeout=POOL_WAIT_SECONDS) as conn:
+            documents = await reads.documents_json(conn, known, start_date, end_date)
+        return Response(content='{"data":' + documents + "}", media_type="application/json")
+
+    @router.get("/health")
+    async def health() -> dict[str, str]:
+        return {"status": "ok"}
+
+    @router.get("/ready")
+    async def ready(state: State) -> JSONResponse:
+        if state.draining:
+            return JSONResponse({"detail": "shutting down"}, status_code=503)
+        up = await ping(state.pool)
+        state.ingest_metrics.set_db_up(up)
+        if not up:
+            return JSONResponse({"detail": "database unreachable"}, status_code=503)
+        return JSONResponse({"status": "ready"})
+
+    @router.get("/metrics")
+    async def metrics(state: State) -> Response:
+        state.ingest_metrics.set_db_up(await state.db_metrics.refresh(state.pool))
+        return metrics_response(state.registry)
+
+    router.include_router(api)
+    return router
+
+
+def install_error_handlers(app: FastAPI) -> None:
+    """Every error is JSON with a `detail`; an unreachable database is a 503."""
+
+    async def database_unavailable(request: Request, exc: Exception) -> JSONResponse:
+        log.warning("database unavailable", error=type(exc).__name__, route=request.url.path)
+        return JSONResponse({"detail": "database unavailable"}, status_code=503)
+
+    async def unexpected(request: Request, exc: Exception) -> JSONResponse:
+        log.error("unhandled error", route=request.url.path, exc_info=exc)
+        return JSONResponse({"detail": "internal server error"}, status_code=500)
+
+    for error in DATABASE_ERRORS:
+        app.add_exception_handler(error, database_unavailable)
+    app.add_exception_handler(Exception, unexpected)
