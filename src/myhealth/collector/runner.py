@@ -76,6 +76,7 @@ class TypeOutcome:
     documents: int = 0
     totals: IngestResult = field(default_factory=IngestResult)
     error: str | None = None
+    error_code: str | None = None
 
     @property
     def succeeded(self) -> bool:
@@ -172,6 +173,7 @@ class Runner:
                 await self._stream(plan, outcome)
             except Exception as exc:
                 outcome.error = describe_failure(exc)
+                outcome.error_code = error_code(exc)
                 if not is_expected(exc):
                     log.exception("collect_type_crashed", data_type=name)
             except asyncio.CancelledError:
@@ -243,11 +245,17 @@ class Runner:
 
 
 def run_counts(outcomes: Sequence[TypeOutcome], stats: RequestStats | None) -> dict[str, Any]:
-    """`sync_runs.counts` in the layout of docs/CONTRIBUTING-AGENTS.md (the processor sums it)."""
+    """`sync_runs.counts` in the layout of docs/CONTRIBUTING-AGENTS.md (the processor reads it).
+
+    `reauth_required` drives `myhealth_oauth_reauth_required`: Oura refused the credentials.
+    """
     requests = stats.requests if stats else Counter()
     retries = stats.retries if stats else Counter()
     return {
         "documents": {outcome.name: outcome.documents for outcome in outcomes},
         "oura_requests": {f"{route} {status}": n for (route, status), n in requests.items()},
         "oura_retries": dict(retries),
+        "reauth_required": any(
+            outcome.error_code == "reauthentication_required" for outcome in outcomes
+        ),
     }
