@@ -1,0 +1,2 @@
+# terraform init -backend-config=backend.hcl
+bucket = "myhealth-terraform-state-prod"

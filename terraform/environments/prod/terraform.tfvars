@@ -1,0 +1,18 @@
+# prod: on-demand t3.large nodes, Multi-AZ db.r6g.large, one NAT per AZ, custom domain,
+# GuardDuty and Config on, private-leaning API endpoint.
+environment       = "prod"
+github_repository = "eric-n/myhealth"
+state_bucket      = "myhealth-terraform-state-prod"
+
+node_instance_types = ["t3.large"]
+node_min_size       = 3
+node_max_size       = 10
+db_instance_class   = "db.r6g.large"
+
+# api_certificate_arn = "arn:aws:acm:us-east-1:<account>:certificate/<id>"  # api.myhealth.eric-n.com
+# api_hosted_zone_id  = "<zone id of eric-n.com>"
+
+enable_guardduty   = true
+enable_config      = true
+monthly_budget_usd = 1000
+log_retention_days = 365
