@@ -222,3 +222,17 @@ def test_one_year_of_everything_is_fast() -> None:
         fresh.heart_rate(day)
     # Five years must take a few seconds; one year well under that even on a busy CI box.
     assert time.process_time() - started < 6
+
+
+def test_every_document_parses_with_the_product_models(person: Person) -> None:
+    from myhealth.oura import models
+
+    for day in YEAR[::3]:
+        for data_type in DATED_TYPES:
+            for doc in person.documents(data_type, day):
+                models.parse(data_type, doc)
+        for row in person.heart_rate(day)[:50]:
+            models.parse("heartrate", row)
+    models.parse("personal_info", person.personal_info())
+    for ring in person.ring_configurations():
+        models.parse("ring_configuration", ring)
