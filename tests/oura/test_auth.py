@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import datetime as dt
+import time
 from urllib.parse import parse_qs
 
 import httpx
@@ -188,3 +189,24 @@ def test_token_set_repr_hides_tokens() -> None:
     text = repr(TokenSet("secret-access", "secret-refresh", None, "daily"))
     assert "secret" not in text
     assert "daily" in text
+
+
+def test_waiting_for_another_refresh_is_bounded(database_url: str) -> None:
+    asyncio.run(store_tokens(database_url, TokenSet("access-0", "refresh-0", None, None)))
+    endpoint = RotatingTokenEndpoint("refresh-0")
+    provider = OAuthTokens(
+        database_url,
+        "https://oura.test/oauth/token",
+        "cid",
+        "secret",
+        transport=endpoint.transport(),
+        lock_wait=0.5,
+    )
+    with psycopg.connect(database_url) as holder:
+        # Another run is mid-refresh: it holds the row lock.
+        holder.execute("SELECT 1 FROM oauth_tokens FOR UPDATE")
+        started = time.monotonic()
+        with pytest.raises(OuraError, match="another run has been refreshing"):
+            asyncio.run(provider.refresh("access-0"))
+        assert time.monotonic() - started < 5
+    assert endpoint.calls == 0

@@ -9,12 +9,15 @@ from __future__ import annotations
 import asyncio
 import datetime as dt
 import json
+import logging
 import time
 import zoneinfo
+from collections.abc import Iterator
 from typing import Any
 
 import httpx
 import pytest
+import structlog
 from prometheus_client import CollectorRegistry
 
 from myhealth.oura.catalog import DATA_TYPES
@@ -26,7 +29,10 @@ from myhealth.oura.client import (
     PaginationError,
     RateLimitExhausted,
     ReauthenticationRequired,
+    client_from_settings,
 )
+from myhealth.platform import logging as platform_logging
+from myhealth.platform.config import OuraSettings, load
 from tests.oura.fakes import fetch_all, flatten, mock_client
 
 
@@ -349,10 +355,20 @@ def test_prometheus_counters_use_the_contract_names() -> None:
     assert registry.get_sample_value("myhealth_oura_retries_total", {"reason": "rate_limited"}) == 1
 
 
-def test_access_tokens_are_never_logged(capsys: pytest.CaptureFixture[str]) -> None:
-    from myhealth.platform import logging as platform_logging
+@pytest.fixture
+def restore_logging() -> Iterator[None]:
+    """Put the logging setup back afterwards, so later tests (and their servers) do not
+    write into this test's closed capture file."""
+    root = logging.getLogger()
+    handlers, level = list(root.handlers), root.level
+    yield
+    structlog.reset_defaults()
+    root.handlers, root.level = handlers, level
 
-    platform_logging.configure("test", "debug", json=True)
+
+@pytest.mark.usefixtures("restore_logging")
+def test_access_tokens_are_never_logged(capsys: pytest.CaptureFixture[str]) -> None:
+    platform_logging.configure("test", "debug", json=True)  # now, while stderr is captured
     outcomes = [503, 200]
 
     def handler(request: httpx.Request) -> httpx.Response:
@@ -364,3 +380,21 @@ def test_access_tokens_are_never_logged(capsys: pytest.CaptureFixture[str]) -> N
     assert "oura_retry" in logged
     assert "token-0" not in logged
     assert all(json.loads(line) for line in logged.splitlines())
+
+
+def test_client_from_settings_uses_the_configured_base_url_and_key() -> None:
+    settings = load(
+        OuraSettings,
+        {
+            "DATABASE_URL": "postgresql://unused@127.0.0.1/unused",
+            "OURA_API_BASE_URL": "http://127.0.0.1:8090",
+            "OURA_API_KEY": "pat",
+        },
+    )
+
+    async def run() -> tuple[str, str]:
+        async with client_from_settings(settings) as client:
+            request = client._http.build_request("GET", "/v2/usercollection/tag")
+            return str(request.url), await client._tokens.access_token()
+
+    assert asyncio.run(run()) == ("http://127.0.0.1:8090/v2/usercollection/tag", "pat")

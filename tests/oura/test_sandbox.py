@@ -185,8 +185,13 @@ def test_heartrate_long_window_is_chunked_and_complete(sandbox: RunningSandbox) 
 # -- date windows ------------------------------------------------------------------------------
 
 
+_probe_days: dict[str, list[dt.date]] = {}
+
+
 def probe_days(sandbox: RunningSandbox, data_type: DataType) -> list[dt.date]:
     """The fixed probe days, plus (for sparse types) days that do hold documents."""
+    if data_type.name in _probe_days:
+        return _probe_days[data_type.name]
     days = list(PROBE_DAYS)
     with_documents = [
         day
@@ -194,7 +199,8 @@ def probe_days(sandbox: RunningSandbox, data_type: DataType) -> list[dt.date]:
         if expected_for_day(sandbox, data_type, day)
     ]
     days += with_documents[:1] + with_documents[-1:]
-    return sorted(set(days))
+    _probe_days[data_type.name] = sorted(set(days))
+    return _probe_days[data_type.name]
 
 
 @pytest.mark.parametrize("semantics", ["default", "inclusive", "exclusive", "utc"])
