@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+from concurrent.futures import ThreadPoolExecutor
 from typing import Any, ClassVar
 
 import httpx
@@ -67,7 +68,7 @@ def test_five_thousand_samples_in_a_few_statements(
             "unchanged": 1,
             "rejected": [],
         }
-        # SET LOCAL timezone + one upsert (no archive for heart rate, no quarantine).
+        # Session settings + one upsert (no archive for heart rate, no quarantine).
         assert len(CountingConnection.statements) <= 3, CountingConnection.statements
 
         batch[10]["bpm"] = 200
@@ -91,3 +92,22 @@ def test_recorded_heart_rate_round_trips(client: httpx.Client) -> None:
 
     assert normalised(stored) == normalised(documents)
     assert all(row["timestamp"].endswith("+00:00") for row in stored)
+
+
+def test_concurrent_overlapping_batches_do_not_deadlock(
+    client: httpx.Client, db: psycopg.Connection
+) -> None:
+    batch = samples(2000, dt.datetime(2024, 12, 1, tzinfo=dt.UTC))
+    orders = [batch, batch[::-1], batch[1000:] + batch[:1000], batch[::-1]]
+
+    def post(documents: list[dict[str, Any]]) -> int:
+        response = client.post(
+            "/api/v1/ingest", json={"data_type": "heartrate", "documents": documents}
+        )
+        return response.status_code
+
+    with ThreadPoolExecutor(max_workers=4) as pool:
+        statuses = list(pool.map(post, orders))
+
+    assert statuses == [200, 200, 200, 200]
+    assert db.execute("SELECT count(*) FROM heart_rate").fetchone() == (2000,)

@@ -4,9 +4,11 @@
 pool); `command()` serves it with uvicorn; `running(settings)` serves it on 127.0.0.1 in a
 background thread for tests, benchmarks and the demo.
 
-Shutdown: on SIGTERM uvicorn stops accepting connections and lets in-flight batches finish
-(up to `GRACEFUL_SHUTDOWN_SECONDS`); then the lifespan closes the pool. A batch is one
-transaction, so an interrupted one leaves nothing behind.
+Shutdown (SIGTERM, as Kubernetes sends it): `/ready` turns 503 at once so the endpoint is
+taken out of the Service, the server keeps serving for `DRAIN_SECONDS`, then stops accepting
+connections and lets in-flight batches finish (up to `GRACEFUL_SHUTDOWN_SECONDS`); the lifespan
+closes the pool last and the command exits 0. Ctrl-C (SIGINT) skips the drain delay; a second
+Ctrl-C forces the exit. A batch is one transaction, so an interrupted one leaves nothing behind.
 """
 
 from __future__ import annotations
@@ -14,9 +16,11 @@ from __future__ import annotations
 import argparse
 import asyncio
 import contextlib
+import signal
 import socket
 import threading
 from collections.abc import AsyncIterator, Iterator, Mapping
+from types import FrameType
 from typing import Any
 
 import uvicorn
@@ -33,6 +37,7 @@ from myhealth.processor.routes import ProcessorState, add_routes, install_error_
 from myhealth.storage.db import create_pool
 
 GRACEFUL_SHUTDOWN_SECONDS = 20
+DRAIN_SECONDS = 5.0
 POOL_MAX_SIZE = 10
 
 
@@ -93,20 +98,42 @@ def _uvicorn_config(app: FastAPI, host: str, port: int, log_level: str) -> uvico
     )
 
 
+class _DrainingServer(uvicorn.Server):
+    """uvicorn, with a not-ready period before it stops accepting connections on SIGTERM."""
+
+    def __init__(self, config: uvicorn.Config, state: ProcessorState, drain_seconds: float):
+        super().__init__(config)
+        self.state = state
+        self.drain_seconds = drain_seconds
+
+    def handle_exit(self, sig: int, frame: FrameType | None) -> None:
+        # Not recorded for re-raising after shutdown (uvicorn's default): a clean drain exits 0.
+        if sig == signal.SIGTERM and not self.state.draining and self.drain_seconds > 0:
+            self.state.draining = True
+            mh_logging.get_logger(__name__).info("draining", seconds=self.drain_seconds)
+            timer = threading.Timer(self.drain_seconds, self._stop)
+            timer.daemon = True
+            timer.start()
+            return
+        if self.should_exit and sig == signal.SIGINT:
+            self.force_exit = True
+        self._stop()
+
+    def _stop(self) -> None:
+        self.state.draining = True
+        self.should_exit = True
+
+
 def command(args: argparse.Namespace, environ: Mapping[str, str]) -> int:
     settings = load(ProcessorSettings, environ)
     mh_logging.configure(SERVICE, settings.LOG_LEVEL)
     log = mh_logging.get_logger(__name__)
     log.info("starting", host=settings.HOST, port=settings.PORT)
     app = create_app(settings)
-    uvicorn.Server(_uvicorn_config(app, settings.HOST, settings.PORT, settings.LOG_LEVEL)).run()
+    config = _uvicorn_config(app, settings.HOST, settings.PORT, settings.LOG_LEVEL)
+    _DrainingServer(config, app.state.processor, DRAIN_SECONDS).run()
     log.info("stopped")
     return 0
-
-
-class _ThreadServer(uvicorn.Server):
-    def install_signal_handlers(self) -> None:  # signals belong to the main thread's owner
-        pass
 
 
 @contextlib.contextmanager
@@ -123,7 +150,7 @@ def running(
     sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
     sock.bind(("127.0.0.1", 0))
     port = sock.getsockname()[1]
-    server = _ThreadServer(
+    server = uvicorn.Server(
         _uvicorn_config(create_app(settings, pool=pool), "127.0.0.1", port, "warning")
     )
     failure: list[BaseException] = []
