@@ -103,3 +103,24 @@ def test_a_transient_failure_is_retried() -> None:
 
     result, calls = ingest(flaky)
     assert (result.received, calls) == (6, 2)
+
+
+def test_once_unavailable_later_requests_fail_without_retrying() -> None:
+    calls = 0
+
+    def down(request: httpx.Request) -> httpx.Response:
+        nonlocal calls
+        calls += 1
+        raise httpx.ConnectError("connection refused")
+
+    async def main() -> None:
+        async with ProcessorClient(
+            "http://processor.test", None, backoff=0.0, transport=httpx.MockTransport(down)
+        ) as client:
+            with pytest.raises(ProcessorUnavailable, match="after 4 attempts"):
+                await client.ingest("tag", DOCS)
+            with pytest.raises(ProcessorUnavailable, match=r"unavailable \(still\)"):
+                await client.ingest("sleep", DOCS)
+
+    asyncio.run(main())
+    assert calls == 5
