@@ -306,7 +306,7 @@ def test_a_run_started_while_another_runs_is_refused(
         )
     )
     first.start()
-    wait_for(lambda: stack.data_requests() > 0)
+    wait_for(lambda: query(stack, "SELECT 1 FROM sync_runs WHERE status = 'running'"))
 
     assert stack.collect("--data-types", "tag") == 3
     assert "another collector run is in progress (run 1, started" in capsys.readouterr().err
