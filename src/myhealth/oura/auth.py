@@ -34,6 +34,8 @@ PROVIDER = "oura"
 # An access token this close to its expiry is refreshed before use rather than after a 401.
 EXPIRY_MARGIN = dt.timedelta(minutes=2)
 TOKEN_ENDPOINT_ATTEMPTS = 3
+# Longer than a refresh can take (3 attempts x the 30 s timeout), so waiting is the norm.
+REFRESH_LOCK_WAIT_SECONDS = 120
 
 LOGIN_HINT = "run `myhealth auth login` to connect the Oura account again (docs/oura-setup.md)"
 
@@ -205,8 +207,10 @@ class OAuthTokens:
         *,
         timeout: float = 30.0,
         transport: httpx.AsyncBaseTransport | None = None,
+        lock_wait: float = REFRESH_LOCK_WAIT_SECONDS,
     ) -> None:
         self._database_url = database_url
+        self._lock_wait = lock_wait
         self._token_url = token_url
         self._client_id = client_id
         self._client_secret = client_secret
@@ -256,15 +260,24 @@ class OAuthTokens:
     async def _rotate(self, rejected: str | None) -> TokenSet:
         """Under the row lock: reuse a token another process stored, or refresh and store."""
         async with await self._connect() as conn, conn.transaction():
-            if self._bootstrap:
-                # OURA_REFRESH_TOKEN only seeds an empty store: once rotated it is stale.
-                await conn.execute(
-                    "INSERT INTO oauth_tokens (provider, refresh_token) VALUES (%s, %s) "
-                    "ON CONFLICT (provider) DO UPDATE SET refresh_token = EXCLUDED.refresh_token "
-                    "WHERE oauth_tokens.refresh_token IS NULL",
-                    (PROVIDER, self._bootstrap),
-                )
-            cursor = await conn.execute(_SELECT + " FOR UPDATE", (PROVIDER,))
+            # Bounded wait for a refresh running elsewhere (it holds the row lock).
+            await conn.execute(f"SET LOCAL lock_timeout = '{int(self._lock_wait * 1000)}ms'")
+            try:
+                if self._bootstrap:
+                    # OURA_REFRESH_TOKEN only seeds an empty store: once rotated it is stale.
+                    await conn.execute(
+                        "INSERT INTO oauth_tokens (provider, refresh_token) VALUES (%s, %s) "
+                        "ON CONFLICT (provider) DO UPDATE "
+                        "SET refresh_token = EXCLUDED.refresh_token "
+                        "WHERE oauth_tokens.refresh_token IS NULL",
+                        (PROVIDER, self._bootstrap),
+                    )
+                cursor = await conn.execute(_SELECT + " FOR UPDATE", (PROVIDER,))
+            except psycopg.errors.LockNotAvailable:
+                raise OuraError(
+                    "another run has been refreshing the Oura token for over "
+                    f"{self._lock_wait:g} s; try again later"
+                ) from None
             row = await cursor.fetchone()
             if row is None:
                 raise ReauthenticationRequired(

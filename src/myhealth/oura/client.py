@@ -33,7 +33,7 @@ import httpx
 from prometheus_client import CollectorRegistry
 from prometheus_client import Counter as PromCounter
 
-from myhealth.oura.auth import TokenProvider
+from myhealth.oura.auth import TokenProvider, token_provider
 from myhealth.oura.catalog import DataType
 from myhealth.oura.errors import (
     AccessForbidden,
@@ -45,6 +45,7 @@ from myhealth.oura.errors import (
     RateLimitExhausted,
     ReauthenticationRequired,
 )
+from myhealth.platform.config import OuraSettings
 from myhealth.platform.logging import get_logger
 
 __all__ = [
@@ -58,6 +59,7 @@ __all__ = [
     "RateLimitExhausted",
     "ReauthenticationRequired",
     "RequestStats",
+    "client_from_settings",
 ]
 
 log = get_logger("oura.client")
@@ -369,6 +371,13 @@ class OuraClient:
         self.stats.requests[(route, status)] += 1
         if self._prom_requests is not None:
             self._prom_requests.labels(route, status).inc()
+
+
+def client_from_settings(
+    settings: OuraSettings, *, registry: CollectorRegistry | None = None
+) -> OuraClient:
+    """The client `myhealth collect` uses: OURA_API_BASE_URL with the configured tokens."""
+    return OuraClient(str(settings.OURA_API_BASE_URL), token_provider(settings), registry=registry)
 
 
 def _retry_after(value: str | None, cap: float) -> float | None:

@@ -49,12 +49,26 @@ DATED_TYPES = (
     "workout",
 )
 
-# Cheap per-minute jitter inside a 5-minute block of MET values.
+# Per-minute jitter inside a 5-minute block of MET values (cheap and deterministic).
 _JITTER = [[((i * 31 + k * 17) % 11 - 5) / 20 for k in range(5)] for i in range(7)]
+_RESTING_BLOCK = (0.9, 0.9, 0.9, 0.9, 0.9)
+_WORKOUT_PEAK = {"easy": 115, "moderate": 140, "hard": 160}
+_WORKOUT_MET = {"easy": 4.5, "moderate": 7.0, "hard": 9.5}
+
+
+@lru_cache(maxsize=512)
+def _met_block(met: float) -> tuple[float, ...]:
+    """Five one-minute MET values around a block's level."""
+    return tuple(max(1.0, round(met + n, 1)) for n in _JITTER[int(met * 10) % 7])
 
 
 def _clamp(value: float, low: float, high: float) -> float:
     return max(low, min(high, value))
+
+
+def _after(moment: dt.datetime, delta: dt.timedelta) -> dt.datetime:
+    """`moment + delta` in elapsed time (aware arithmetic in one zone is wall-clock time)."""
+    return (moment.astimezone(UTC) + delta).astimezone(moment.tzinfo)
 
 
 def _iso(moment: dt.datetime) -> str:
@@ -78,7 +92,7 @@ class Period:
 
     @property
     def time_in_bed(self) -> int:
-        return int((self.end - self.start).total_seconds())
+        return int(self.end.timestamp() - self.start.timestamp())
 
 
 @dataclass(frozen=True)
@@ -292,7 +306,9 @@ class Person:
             )
             start = start.astimezone(UTC).astimezone(zone)  # normalise across DST gaps
             phases = _hypnogram(content, tib, efficiency)
-            periods.append(Period("long_sleep", start, start + dt.timedelta(seconds=tib), phases))
+            periods.append(
+                Period("long_sleep", start, _after(start, dt.timedelta(seconds=tib)), phases)
+            )
         for kind, probability, hour in (
             ("sleep", 0.12, 14),  # a confirmed nap
             ("rest", 0.03, 16),  # falsely detected, rejected by the user
@@ -305,7 +321,9 @@ class Person:
                 nap_tib = rng.randint(18, 80) * 60 + rng.randint(0, 59)
                 phases = _hypnogram(content, nap_tib, 0.8, nap=True)
                 periods.append(
-                    Period(kind, nap_start, nap_start + dt.timedelta(seconds=nap_tib), phases)
+                    Period(
+                        kind, nap_start, _after(nap_start, dt.timedelta(seconds=nap_tib)), phases
+                    )
                 )
 
         workouts: list[Workout] = []
@@ -321,7 +339,7 @@ class Person:
                     activity,
                     intensity,
                     start,
-                    start + dt.timedelta(minutes=minutes, seconds=rng.randint(0, 59)),
+                    _after(start, dt.timedelta(minutes=minutes, seconds=rng.randint(0, 59))),
                     round(kcal_per_min * minutes * rng.uniform(0.85, 1.15), 1),
                     distance,
                 )
@@ -588,46 +606,41 @@ class Person:
         start = dt.datetime.combine(state.day, dt.time(4), state.zone)
         start_utc = start.astimezone(UTC)
         start_epoch = start_utc.timestamp()
-        asleep: list[tuple[float, float]] = []
+        # What each 5-minute block of the activity day is: asleep, working out, or awake.
+        block_kind: list[str | None] = [None] * 288
         for other in (state.day, state.day + dt.timedelta(days=1)):
             for period in self.day_state(other).periods:
                 if period.kind in ("long_sleep", "sleep", "late_nap"):
-                    asleep.append((period.start.timestamp(), period.end.timestamp()))
-        busy = [(w.start.timestamp(), w.end.timestamp(), w.intensity) for w in state.workouts]
+                    _mark(block_kind, period.start, period.end, start_epoch, "sleep")
+        for workout in state.workouts:
+            _mark(block_kind, workout.start, workout.end, start_epoch, workout.intensity)
         # Ring off for a while (charging) now and then: class '0'.
-        off_block = rng.randrange(150, 200) if rng.random() < 0.25 else -1
-        walk_level = state.steps / 9000
+        if rng.random() < 0.25:
+            first = rng.randrange(150, 200)
+            block_kind[first : first + 9] = ["off"] * 9
+        walk_chance = 0.08 * state.steps / 9000
         block_met: list[float] = []
         classes: list[str] = []
-        for block in range(288):
-            t = start_epoch + block * 300 + 150
-            if off_block <= block < off_block + 9:
+        items: list[float] = []
+        for kind in block_kind:
+            if kind == "sleep" or kind == "off":
                 block_met.append(0.9)
-                classes.append("0")
+                classes.append("1" if kind == "sleep" else "0")
+                items += _RESTING_BLOCK
                 continue
-            if any(a <= t < b for a, b in asleep):
-                block_met.append(0.9)
-                classes.append("1")
-                continue
-            workout = next((i for a, b, i in busy if a <= t < b), None)
-            if workout is not None:
-                met = {"easy": 4.5, "moderate": 7.0, "hard": 9.5}[workout] + rng.uniform(-1, 1)
+            r = rng.random()
+            if kind is not None:
+                met = _WORKOUT_MET[kind] + 2 * r - 1
+            elif r < walk_chance:
+                met = 3.0 + 2 * r / walk_chance
+            elif r < 0.45:
+                met = 1.6 + 1.3 * (r - walk_chance) / (0.45 - walk_chance)
             else:
-                r = rng.random()
-                if r < 0.08 * walk_level:
-                    met = rng.uniform(3.0, 5.0)
-                elif r < 0.45:
-                    met = rng.uniform(1.6, 2.9)
-                else:
-                    met = rng.uniform(1.0, 1.5)
+                met = 1.0 + (r - 0.45)
+            met = round(met, 1)
             block_met.append(met)
             classes.append("2" if met < 1.6 else "3" if met < 3.0 else "4" if met < 6.0 else "5")
-        items: list[float] = []
-        for met in block_met:
-            if met <= 1.0:
-                items += (0.9, 0.9, 0.9, 0.9, 0.9)
-            else:
-                items += (round(met + n, 1) for n in _JITTER[int(met * 10) % 7])
+            items += _met_block(met)
         class_5_min = "".join(classes)
         seconds = {c: class_5_min.count(c) * 300 for c in "012345"}
 
@@ -816,7 +829,7 @@ class Person:
                 "id": self.document_id("session", state.day, 0),
                 "day": state.day.isoformat(),
                 "start_datetime": _iso(start),
-                "end_datetime": _iso(start + dt.timedelta(minutes=minutes)),
+                "end_datetime": _iso(_after(start, dt.timedelta(minutes=minutes))),
                 "type": kind,
                 "heart_rate": sample(state.resting_hr + 6, 2.0),
                 "heart_rate_variability": sample(state.hrv, 8.0) if rng.random() < 0.8 else None,
@@ -837,7 +850,7 @@ class Person:
             start = dt.datetime.combine(
                 state.day, dt.time(rng.randint(7, 21), rng.randint(0, 59)), state.zone
             )
-            end = start + dt.timedelta(hours=hours) if hours else None
+            end = _after(start, dt.timedelta(hours=hours)) if hours else None
             docs.append(
                 {
                     "id": self.document_id("enhanced_tag", state.day, index),
@@ -876,7 +889,7 @@ class Person:
         start = dt.datetime.combine(
             state.day, dt.time(rng.randint(8, 20), rng.randint(0, 59)), state.zone
         )
-        end = start + dt.timedelta(days=rng.randint(2, 4), hours=rng.randint(0, 6))
+        end = _after(start, dt.timedelta(days=rng.randint(2, 4), hours=rng.randint(0, 6)))
         return [
             {
                 "id": self.document_id("rest_mode_period", state.day, 0),
@@ -929,10 +942,12 @@ class Person:
         k = 0
         while second < 86400:
             k += 1
-            workout = next((w for w in workouts if w[0] <= second < w[1]), None)
+            workout = (
+                next((w for w in workouts if w[0] <= second < w[1]), None) if workouts else None
+            )
             if workout is not None:
                 a, b, intensity = workout
-                peak = {"easy": 115, "moderate": 140, "hard": 160}[intensity]
+                peak = _WORKOUT_PEAK[intensity]
                 while second < b:  # denser while working out
                     ramp = min(1.0, (second - a) / 300)
                     bpm = rhr + 25 + (peak - rhr - 25) * ramp + noise[second % 64]
@@ -941,10 +956,23 @@ class Person:
                 continue
             source = slot_source[second // 300]
             if source == "awake":
-                awake_level = _clamp(awake_level + noise[k % 64], 8, 40)
-                rows.append(_hr_row(begin, prefix, second, rhr + awake_level, source))
+                awake_level = min(40.0, max(8.0, awake_level + noise[k % 64]))
+                bpm = rhr + awake_level
             elif source:
-                rows.append(_hr_row(begin, prefix, second, rhr + 3 + noise[k % 64] / 2, source))
+                bpm = rhr + 3 + noise[k % 64] / 2
+            else:
+                second += 300
+                continue
+            hours, rest = divmod(second, 3600)
+            minutes, seconds = divmod(rest, 60)
+            rows.append(
+                {
+                    "bpm": round(bpm),
+                    "source": source,
+                    "timestamp": f"{prefix}{hours:02d}:{minutes:02d}:{seconds:02d}+00:00",
+                    "timestamp_unix": (begin + second) * 1000,
+                }
+            )
             second += 300
         return tuple(rows)
 
@@ -981,6 +1009,16 @@ _TAGS = (
 )
 
 
+def _mark(
+    blocks: list[str | None], start: dt.datetime, end: dt.datetime, epoch: float, kind: str
+) -> None:
+    """Label the 5-minute blocks (from `epoch`) that [start, end) covers."""
+    first = max(0, int((start.timestamp() - epoch) // 300))
+    last = min(len(blocks), int((end.timestamp() - epoch) // 300))
+    for block in range(first, last):
+        blocks[block] = kind
+
+
 def _hypnogram(
     rng: random.Random, time_in_bed: int, efficiency: float, *, nap: bool = False
 ) -> str:
@@ -990,9 +1028,11 @@ def _hypnogram(
     phases: list[str] = ["4"] * latency
     cycle = 0
     while len(phases) < length - 1:
-        deep = max(0, (5 if not nap else 3) - cycle + rng.randint(-1, 1))
-        rem = min(7, 2 + cycle + rng.randint(0, 1)) if not nap else rng.randint(0, 1)
-        phases += ["2"] * rng.randint(3, 5) + ["1"] * deep + ["2"] * rng.randint(2, 4) + ["3"] * rem
+        # Deep sleep early in the night, REM growing towards the morning.
+        deep = max(0, (7 if not nap else 3) - 2 * cycle + rng.randint(-1, 1))
+        rem = min(5, 1 + cycle + rng.randint(0, 1)) if not nap else rng.randint(0, 1)
+        light = rng.randint(4, 7) + rng.randint(2, 4)
+        phases += ["2"] * (light // 2) + ["1"] * deep + ["2"] * (light - light // 2) + ["3"] * rem
         cycle += 1
     phases = [*phases[: length - 1], "4"]
     # Brief awakenings until the awake share matches the night's efficiency.

@@ -85,6 +85,14 @@ def _error(status: int, detail: Any, headers: Mapping[str, str] | None = None) -
     return JSONResponse({"detail": detail}, status_code=status, headers=dict(headers or {}))
 
 
+def _shifted(day: dt.date, delta: dt.timedelta) -> dt.date:
+    """`day + delta`, saturating at the ends of the calendar (Oura accepts year 0024)."""
+    try:
+        return day + delta
+    except OverflowError:
+        return dt.date.min if delta < dt.timedelta() else dt.date.max
+
+
 def _parse_time(value: str) -> dt.datetime:
     return dt.datetime.fromisoformat(value.replace("Z", "+00:00"))
 
@@ -139,7 +147,7 @@ class Sandbox:
             return dt.datetime.combine(day + dt.timedelta(days=1), dt.time(4), zone)
         return dt.datetime.combine(day, dt.time(12), zone)
 
-    def _served(self, data_type: str, day: dt.date, doc: Document, now: dt.datetime) -> Document:
+    def _served(self, data_type: str, doc: Document, now: dt.datetime) -> Document:
         ongoing = (
             data_type == "rest_mode_period"
             and isinstance(doc.get("end_time"), str)
@@ -157,7 +165,7 @@ class Sandbox:
         now = state.now()
         docs = self.person.documents(data_type, day, state.revision_for(day))
         return [
-            (index, self._served(data_type, day, doc, now))
+            (index, self._served(data_type, doc, now))
             for index, doc in enumerate(docs)
             if self.ready_at(data_type, day, doc) <= now
         ]
@@ -192,8 +200,8 @@ class Sandbox:
         limit: int,
     ) -> tuple[list[Document], tuple[dt.date, int] | None]:
         """One page of documents in the window, and the cursor of the next one (or None)."""
-        first = max(self.person.first_day, (start - LOOKAROUND).date())
-        last = min(self.state.today(), (end + LOOKAROUND).date())
+        first = max(self.person.first_day, _shifted(start.date(), -LOOKAROUND))
+        last = min(self.state.today(), _shifted(end.date(), LOOKAROUND))
         if cursor is not None:
             first = max(first, cursor[0])
         page: list[Document] = []
@@ -309,9 +317,7 @@ def _add_data_routes(app: FastAPI, sandbox: Sandbox) -> None:
             ]
         return JSONResponse({"data": docs, "next_token": next_token})
 
-    def next_token_for(
-        request: Request, data_type: DataType, params: dict[str, str], cursor: dict[str, int]
-    ) -> str:
+    def next_token_for(data_type: DataType, params: dict[str, str], cursor: dict[str, int]) -> str:
         received = params.get("next_token")
         if received and data_type.route in state.faults.repeat_next_token:
             return received  # the "cycle" fault: hand the same token back
@@ -341,7 +347,7 @@ def _add_data_routes(app: FastAPI, sandbox: Sandbox) -> None:
             token = None
             if following is not None:
                 token = next_token_for(
-                    request, data_type, params, {"d": following[0].toordinal(), "i": following[1]}
+                    data_type, params, {"d": following[0].toordinal(), "i": following[1]}
                 )
             return page_response(request, data_type, docs, token)
 
@@ -381,7 +387,7 @@ def _add_data_routes(app: FastAPI, sandbox: Sandbox) -> None:
         rows, following = sandbox.heart_rate(start, end, after, state.faults.heartrate_page_size)
         token = None
         if following is not None:
-            token = next_token_for(request, heartrate, params, {"t": following})
+            token = next_token_for(heartrate, params, {"t": following})
         return page_response(request, heartrate, rows, token)
 
     async def personal_info_route() -> Response:
@@ -430,6 +436,20 @@ def _oauth_error(status: int, error: str, description: str) -> JSONResponse:
     return JSONResponse({"error": error, "error_description": description}, status_code=status)
 
 
+def _granted_scope(requested: str | None, consented: str) -> str:
+    """What the user consents to: the requested scopes (all when none are named, as Oura then
+    prompts for everything) that the `scope` switch allows, with Oura's `extapi:` prefix."""
+    if not requested:
+        return consented
+    allowed = consented.split()
+    granted = []
+    for name in requested.replace(",", " ").split():
+        prefixed = "extapi:spo2" if name == "spo2Daily" else f"extapi:{name}"
+        if prefixed in allowed and prefixed not in granted:
+            granted.append(prefixed)
+    return " ".join(granted)
+
+
 def _add_oauth_routes(app: FastAPI, state: SandboxState) -> None:
     @app.get("/oauth/authorize")
     async def authorize(
@@ -444,7 +464,7 @@ def _add_oauth_routes(app: FastAPI, state: SandboxState) -> None:
             return _oauth_error(400, "invalid_request", "redirect_uri is required")
         if response_type != "code" or not client_id:
             return _oauth_error(400, "invalid_request", "response_type=code and client_id needed")
-        granted = state.faults.scope
+        granted = _granted_scope(scope, state.faults.scope)
         code = state.new_code(client_id, redirect_uri, granted)
         query = {"code": code, **({"state": state_} if state_ is not None else {})}
         separator = "&" if "?" in redirect_uri else "?"
@@ -500,7 +520,7 @@ def _add_oauth_routes(app: FastAPI, state: SandboxState) -> None:
             return JSONResponse(_token_body(state.issue_tokens(), ttl))
 
 
-def _add_control_routes(app: FastAPI, state: SandboxState, sandbox: Sandbox) -> None:
+def _add_control_routes(app: FastAPI, state: SandboxState) -> None:
     @app.get("/_sandbox/faults")
     async def get_faults() -> dict[str, Any]:
         return state.faults.model_dump()
@@ -671,7 +691,7 @@ def create_app(
 
     _add_data_routes(app, sandbox)
     _add_oauth_routes(app, state)
-    _add_control_routes(app, state, sandbox)
+    _add_control_routes(app, state)
     app.middleware("http")(_guard(state))
     app.middleware("http")(instrument(app, metrics))  # outermost: sees every final status
     return app

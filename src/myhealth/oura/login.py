@@ -1,0 +1,292 @@
+"""`myhealth auth login`: the OAuth2 authorization-code flow for the ring's owner at a terminal.
+
+1. Print (and open) Oura's authorize URL with a random `state`.
+2. Receive the redirect on a one-shot local callback server (127.0.0.1:`--port`), or, when
+   `--redirect-uri` points elsewhere, read the redirected URL pasted at the terminal.
+3. Check `state`, exchange the code at `OURA_TOKEN_URL`, store the token pair in PostgreSQL.
+4. Say which scopes were granted (without the `extapi:` prefix Oura adds) and which data types
+   will stay empty because a scope is missing.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import contextlib
+import html
+import http.server
+import secrets
+import sys
+import time
+import webbrowser
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import IO, Any, Protocol
+from urllib.parse import parse_qs, urlencode, urlsplit
+
+import httpx
+
+from myhealth.oura.auth import TokenRequestRefused, TokenSet, request_tokens, store_tokens
+from myhealth.platform.config import OuraSettings, load
+from myhealth.platform.errors import UserFacingError
+
+DEFAULT_CALLBACK_PATH = "/callback"
+LOCAL_HOSTS = frozenset({"127.0.0.1", "localhost"})
+# Oura's authorization codes live 10 minutes; waiting longer is pointless.
+WAIT_SECONDS = 600.0
+
+# Scope -> the data types that need it. `spo2Daily` was renamed `spo2` (REFERENCE.md §7.2);
+# types without a scope of their own are served under `daily`.
+SCOPE_DATA_TYPES: dict[str, tuple[str, ...]] = {
+    "personal": ("personal_info",),
+    "email": ("personal_info.email",),
+    "daily": (
+        "daily_activity",
+        "daily_cardiovascular_age",
+        "daily_readiness",
+        "daily_resilience",
+        "daily_sleep",
+        "daily_stress",
+        "rest_mode_period",
+        "ring_configuration",
+        "sleep",
+        "sleep_time",
+        "vo2_max",
+    ),
+    "heartrate": ("heartrate",),
+    "workout": ("workout",),
+    "tag": ("tag", "enhanced_tag"),
+    "session": ("session",),
+    "spo2": ("daily_spo2",),
+}
+SCOPE_ALIASES = {"spo2Daily": "spo2"}
+
+
+def granted_scopes(scope: str | None) -> list[str]:
+    """Scope names from a token response, `extapi:` prefixes stripped, in the given order."""
+    names: list[str] = []
+    for raw in (scope or "").replace(",", " ").split():
+        name = raw.removeprefix("extapi:")
+        if name and name not in names:
+            names.append(name)
+    return names
+
+
+def missing_scopes(granted: list[str]) -> list[str]:
+    normalised = {SCOPE_ALIASES.get(name, name) for name in granted}
+    return [scope for scope in SCOPE_DATA_TYPES if scope not in normalised]
+
+
+def authorize_url(base: str, client_id: str, redirect_uri: str, state: str) -> str:
+    # No `scope` parameter: Oura then offers every scope, whatever this spec version calls them.
+    query = urlencode(
+        {
+            "response_type": "code",
+            "client_id": client_id,
+            "redirect_uri": redirect_uri,
+            "state": state,
+        }
+    )
+    return f"{base}{'&' if '?' in base else '?'}{query}"
+
+
+class LineSource(Protocol):
+    def readline(self) -> str: ...
+
+
+@dataclass(frozen=True)
+class Callback:
+    params: Mapping[str, str]
+
+
+def _first_values(query: str) -> dict[str, str]:
+    return {key: values[0] for key, values in parse_qs(query, keep_blank_values=True).items()}
+
+
+class _CallbackServer(http.server.HTTPServer):
+    def __init__(self, port: int, path: str) -> None:
+        self.expected_path = path
+        self.result: Callback | None = None
+        super().__init__(("127.0.0.1", port), _CallbackHandler)
+
+
+class _CallbackHandler(http.server.BaseHTTPRequestHandler):
+    server: _CallbackServer
+
+    def do_GET(self) -> None:
+        parts = urlsplit(self.path)
+        if parts.path != self.server.expected_path:
+            self._answer(404, "Not the myHealth callback.")
+            return
+        params = _first_values(parts.query)
+        self.server.result = Callback(params)
+        if "code" in params:
+            self._answer(200, "myHealth received the authorization. You can close this tab.")
+        else:
+            reason = params.get("error_description") or params.get("error") or "no code"
+            self._answer(400, f"Authorization failed: {reason}")
+
+    def _answer(self, status: int, text: str) -> None:
+        body = f"<!doctype html><title>myHealth</title><p>{html.escape(text)}</p>".encode()
+        self.send_response(status)
+        self.send_header("Content-Type", "text/html; charset=utf-8")
+        self.send_header("Content-Length", str(len(body)))
+        self.end_headers()
+        self.wfile.write(body)
+
+    def log_message(self, format: str, *args: Any) -> None:
+        return  # the query string holds the code: never log it
+
+
+def _open_server(port: int, path: str) -> _CallbackServer:
+    try:
+        server = _CallbackServer(port, path)
+    except OSError as exc:
+        raise UserFacingError(
+            f"cannot listen on 127.0.0.1:{port} for the callback ({exc.strerror}); "
+            "pass another --port (and register that redirect URI with Oura)"
+        ) from None
+    server.timeout = 1.0
+    return server
+
+
+def _wait(server: _CallbackServer, deadline: float) -> Callback:
+    while server.result is None:
+        if time.monotonic() > deadline:
+            raise UserFacingError(
+                "no authorization arrived in time; run `myhealth auth login` again"
+            )
+        server.handle_request()
+    return server.result
+
+
+def _read_pasted(stdin: LineSource, out: IO[str]) -> Callback:
+    print("After approving, paste the full address your browser was sent to, then Enter:", file=out)
+    out.flush()
+    line = stdin.readline().strip()
+    if not line:
+        raise UserFacingError("no redirect address was pasted")
+    return Callback(_first_values(urlsplit(line).query))
+
+
+async def exchange_code(
+    settings: OuraSettings,
+    code: str,
+    redirect_uri: str,
+    *,
+    transport: httpx.AsyncBaseTransport | None = None,
+) -> TokenSet:
+    client_id, client_secret = _client_credentials(settings)
+    form = {
+        "grant_type": "authorization_code",
+        "code": code,
+        "redirect_uri": redirect_uri,
+        "client_id": client_id,
+        "client_secret": client_secret,
+    }
+    try:
+        tokens = await request_tokens(str(settings.OURA_TOKEN_URL), form, transport=transport)
+    except TokenRequestRefused as exc:
+        hints = {
+            "invalid_grant": "the code expired (codes live 10 minutes) or was already used; "
+            "run `myhealth auth login` again",
+            "invalid_client": "check OURA_CLIENT_ID and OURA_CLIENT_SECRET",
+            "invalid_redirect_uri": f"{redirect_uri} must match a redirect URI registered "
+            "with the Oura application exactly",
+        }
+        hint = hints.get(exc.error, "see docs/oura-setup.md")
+        raise UserFacingError(f"{exc}; {hint}") from None
+    if tokens.refresh_token is None:
+        raise UserFacingError("Oura's token answer has no refresh_token; cannot stay connected")
+    return tokens
+
+
+def _client_credentials(settings: OuraSettings) -> tuple[str, str]:
+    if not settings.OURA_CLIENT_ID or settings.OURA_CLIENT_SECRET is None:
+        raise UserFacingError(
+            "OURA_CLIENT_ID and OURA_CLIENT_SECRET must be set to the Oura application's "
+            "credentials (docs/oura-setup.md)",
+            exit_code=2,
+        )
+    return settings.OURA_CLIENT_ID, settings.OURA_CLIENT_SECRET.get_secret_value()
+
+
+def login(
+    settings: OuraSettings,
+    *,
+    port: int = 8765,
+    redirect_uri: str | None = None,
+    open_browser: bool = True,
+    out: IO[str] = sys.stdout,
+    stdin: LineSource = sys.stdin,
+    wait_seconds: float = WAIT_SECONDS,
+    transport: httpx.AsyncBaseTransport | None = None,
+) -> int:
+    client_id, _ = _client_credentials(settings)
+    redirect = redirect_uri or f"http://127.0.0.1:{port}{DEFAULT_CALLBACK_PATH}"
+    target = urlsplit(redirect)
+    local = target.hostname in LOCAL_HOSTS
+    if local and target.port not in (None, port):
+        port = target.port
+    state = secrets.token_urlsafe(24)
+    url = authorize_url(str(settings.OURA_AUTHORIZE_URL), client_id, redirect, state)
+
+    server = _open_server(port, target.path or "/") if local else None
+    try:
+        print("Open this address, sign in to Oura and approve access for myHealth:", file=out)
+        print(f"\n  {url}\n", file=out)
+        if server is not None:
+            print(f"Waiting for Oura to redirect to {redirect} ...", file=out)
+        out.flush()
+        if open_browser:
+            # The URL is printed too, so a missing browser is not an error.
+            with contextlib.suppress(webbrowser.Error):
+                webbrowser.open(url)
+        if server is not None:
+            callback = _wait(server, time.monotonic() + wait_seconds)
+        else:
+            callback = _read_pasted(stdin, out)
+    finally:
+        if server is not None:
+            server.server_close()
+
+    params = callback.params
+    if "error" in params:
+        reason = params.get("error_description") or params["error"]
+        raise UserFacingError(f"Oura did not authorize myHealth: {reason}")
+    if not secrets.compare_digest(params.get("state", ""), state):
+        raise UserFacingError(
+            "the redirect carried the wrong state (not the request this login started); "
+            "nothing was stored; run `myhealth auth login` again"
+        )
+    code = params.get("code")
+    if not code:
+        raise UserFacingError("the redirect carried no authorization code")
+
+    tokens = asyncio.run(exchange_code(settings, code, redirect, transport=transport))
+    asyncio.run(store_tokens(settings.database_url, tokens))
+
+    granted = granted_scopes(tokens.scope)
+    print("Connected to Oura; the tokens are stored in the database.", file=out)
+    print(f"Granted scopes: {', '.join(granted) if granted else '(none reported)'}", file=out)
+    for scope in missing_scopes(granted) if tokens.scope is not None else []:
+        types = ", ".join(SCOPE_DATA_TYPES[scope])
+        print(
+            f"warning: scope '{scope}' was not granted: {types} will stay empty "
+            "(run `myhealth auth login` again and allow it)",
+            file=out,
+        )
+    out.flush()
+    return 0
+
+
+def command(args: argparse.Namespace, environ: Mapping[str, str]) -> int:
+    if getattr(args, "auth_command", "login") != "login":
+        raise UserFacingError(f"unknown auth action {args.auth_command!r}", exit_code=2)
+    settings = load(OuraSettings, environ)
+    return login(
+        settings,
+        port=args.port,
+        redirect_uri=args.redirect_uri,
+        open_browser=not args.no_browser,
+    )
