@@ -388,7 +388,16 @@ def test_clock_serves_nothing_in_the_future_and_moves(client: httpx.Client) -> N
     clock = client.get("/_sandbox/clock").json()
     assert clock["today"] == "2025-03-20"
     assert days(client, "daily_sleep", "2025-03-15", "2025-04-30")[-1] == "2025-03-20"
-    assert days(client, "daily_activity", "2025-03-15", "2025-04-30")[-1] == "2025-03-19"
+    # Today's activity is there already, growing through the day.
+    activity = client.get(
+        f"{BASE}/daily_activity", params={"start_date": "2025-03-19", "end_date": "2025-03-21"}
+    ).json()["data"]
+    yesterday, today = activity
+    assert today["day"] == "2025-03-20"
+    assert 0 < today["steps"] < yesterday["steps"] * 2
+    assert today["met"]["items"][-1] is None
+    assert today["met"]["items"][0] is not None
+    assert None not in yesterday["met"]["items"]
     hr = client.get(
         f"{BASE}/heartrate",
         params={"start_datetime": "2025-03-20T00:00Z", "end_datetime": "2025-03-25T00:00Z"},
@@ -396,6 +405,9 @@ def test_clock_serves_nothing_in_the_future_and_moves(client: httpx.Client) -> N
     assert max(row["timestamp_unix"] for row in hr["data"]) <= NOW.timestamp() * 1000
     client.post("/_sandbox/clock", json={"advance_days": 1})
     assert days(client, "daily_sleep", "2025-03-15", "2025-04-30")[-1] == "2025-03-21"
+    grown = client.get(f"{BASE}/daily_activity/{today['id']}").json()
+    assert None not in grown["met"]["items"]
+    assert grown["steps"] > today["steps"]
     client.post("/_sandbox/clock", json={"now": "2025-04-01T09:00:00+00:00"})
     assert client.get("/_sandbox/clock").json()["today"] == "2025-04-01"
 
@@ -469,3 +481,23 @@ def test_same_seed_serves_the_same_bytes_and_another_seed_differs() -> None:
             bodies.append(response.content)
     assert bodies[0] == bodies[1]
     assert bodies[0] != bodies[2]
+
+
+def test_scope_enforcement_and_lapsed_membership(
+    client: httpx.Client, sandbox: RunningSandbox
+) -> None:
+    pair = sandbox.state.issue_tokens("extapi:personal extapi:daily")
+    headers = {"Authorization": f"Bearer {pair.access_token}"}
+    window = {"start_date": "2025-03-01", "end_date": "2025-03-02"}
+
+    def status(route: str) -> int:
+        return client.get(f"{BASE}/{route}", params=window, headers=headers).status_code
+
+    assert status("workout") == 200  # off by default, like the sandbox Oura runs
+    faults(client, enforce_scopes=True)
+    assert status("workout") == 403
+    assert status("daily_sleep") == 200
+    assert status("personal_info") == 200
+    assert client.get(f"{BASE}/workout", params=window).status_code == 200  # not ours: allowed
+    faults(client, forbidden=True)
+    assert status("daily_sleep") == 403

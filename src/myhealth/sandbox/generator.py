@@ -52,6 +52,8 @@ DATED_TYPES = (
 # Per-minute jitter inside a 5-minute block of MET values (cheap and deterministic).
 _JITTER = [[((i * 31 + k * 17) % 11 - 5) / 20 for k in range(5)] for i in range(7)]
 _RESTING_BLOCK = (0.9, 0.9, 0.9, 0.9, 0.9)
+# Ten 30-second movement codes per 5-minute sleep phase: 1 still .. 4 active.
+_MOVEMENT = {"1": "1111111111", "2": "1111112111", "3": "1111111111", "4": "2312243122"}
 _WORKOUT_PEAK = {"easy": 115, "moderate": 140, "hard": 160}
 _WORKOUT_MET = {"easy": 4.5, "moderate": 7.0, "hard": 9.5}
 
@@ -345,11 +347,11 @@ class Person:
                 )
             )
 
-        resting_hr = _clamp(53 + 4 * self._trend(day, 2) + rng.gauss(0, 1.5), 45, 65)
-        hrv = _clamp(50 + 14 * self._trend(day, 3) + rng.gauss(0, 6), 25, 80)
+        resting_hr = _clamp(53 + 4 * self._trend(day, 2) + rng.gauss(0, 1.5), 47, 63)
+        hrv = _clamp(50 + 14 * self._trend(day, 3) + rng.gauss(0, 6), 28, 76)
         if on_trip:
-            resting_hr = min(65, resting_hr + 3)
-            hrv = max(25, hrv - 8)
+            resting_hr = min(63, resting_hr + 3)
+            hrv = max(28, hrv - 8)
         steps = int(
             _clamp(
                 9000
@@ -512,20 +514,22 @@ class Person:
                     hrv_items.append(None)
                     continue
                 bump = 6.0 if phase == "4" else 0.0
-                hr_items.append(float(round(rhr + 8 - 7 * depth + bump + rng.gauss(0, 1.2))))
+                hr_items.append(float(round(rhr + 9 - 7 * depth + bump + rng.gauss(0, 1.0))))
                 hrv_items.append(
-                    float(round(_clamp(state.hrv * (0.6 + 0.7 * depth) + rng.gauss(0, 6), 5, 150)))
+                    float(
+                        round(_clamp(state.hrv * (0.62 + 0.55 * depth) + rng.gauss(0, 6), 5, 150))
+                    )
                 )
             heart_rate = {"interval": 300.0, "items": hr_items, "timestamp": _iso_ms(period.start)}
             hrv = {"interval": 300.0, "items": hrv_items, "timestamp": _iso_ms(period.start)}
         hr_values = [v for v in hr_items if v is not None]
         hrv_values = [v for v in hrv_items if v is not None]
+        # 30-second movement: still in deep and REM sleep, restless now and then in light
+        # sleep, tossing and turning or active while awake.
         movement = "".join(
-            "1" if (k + i) % 9 else str(1 + (k % 3)) for i, p in enumerate(period.phases)
-            for k in range(10) if not (p != "4" and k % 5)
-        )  # fmt: skip
-        movement_length = math.ceil(tib / 30)
-        movement = (movement * (movement_length // max(1, len(movement)) + 1))[:movement_length]
+            _MOVEMENT[phase][shift:] + _MOVEMENT[phase][:shift]
+            for phase, shift in zip(period.phases, _shifts(rng, len(period.phases)), strict=True)
+        )[: math.ceil(tib / 30)]
         phases_30 = "".join(p * 10 for p in period.phases)[: math.ceil(tib / 30)]
         is_main = period.kind == "long_sleep"
         doc: Document = {
@@ -1007,6 +1011,10 @@ _TAGS = (
     ("tag_generic_stress", None, 0),
     ("custom", "Cold plunge", 0),
 )
+
+
+def _shifts(rng: random.Random, count: int) -> list[int]:
+    return [rng.randrange(10) for _ in range(count)]
 
 
 def _mark(

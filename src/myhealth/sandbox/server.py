@@ -16,6 +16,7 @@ import argparse
 import asyncio
 import base64
 import binascii
+import bisect
 import contextlib
 import datetime as dt
 import hashlib
@@ -85,6 +86,11 @@ def _error(status: int, detail: Any, headers: Mapping[str, str] | None = None) -
     return JSONResponse({"detail": detail}, status_code=status, headers=dict(headers or {}))
 
 
+def _unix_ms(row: Document) -> int:
+    value: int = row["timestamp_unix"]
+    return value
+
+
 def _shifted(day: dt.date, delta: dt.timedelta) -> dt.date:
     """`day + delta`, saturating at the ends of the calendar (Oura accepts year 0024)."""
     try:
@@ -143,8 +149,8 @@ class Sandbox:
         if data_type in AFTER_WAKING:
             woke = self.person.wake_time(day)
             return woke if woke is not None else dt.datetime.combine(day, dt.time(12), zone)
-        if data_type == "daily_activity":  # the 24 h from 04:00 are complete
-            return dt.datetime.combine(day + dt.timedelta(days=1), dt.time(4), zone)
+        if data_type == "daily_activity":  # from 04:00, growing through the day
+            return _parse_time(doc["timestamp"])
         return dt.datetime.combine(day, dt.time(12), zone)
 
     def _served(self, data_type: str, doc: Document, now: dt.datetime) -> Document:
@@ -155,6 +161,10 @@ class Sandbox:
         )
         if ongoing:
             doc = {**doc, "end_day": None, "end_time": None}
+        if data_type == "daily_activity":
+            elapsed = (now - _parse_time(doc["timestamp"])).total_seconds()
+            if elapsed < 86400:
+                doc = _activity_so_far(doc, int(elapsed // 60))
         return doc
 
     def day_documents(self, data_type: str, day: dt.date) -> list[tuple[int, Document]]:
@@ -247,10 +257,12 @@ class Sandbox:
             day_start = int(dt.datetime.combine(day, dt.time(), dt.UTC).timestamp())
             if day_start >= high:
                 break
-            for row in self.person.heart_rate(day):
+            rows = self.person.heart_rate(day)
+            first = bisect.bisect_left(rows, low * 1000, key=_unix_ms)
+            for row in rows[first:]:
                 moment = row["timestamp_unix"] // 1000
-                if moment < low or moment >= high:
-                    continue
+                if moment >= high:
+                    break
                 if len(page) == limit:
                     return page, moment
                 page.append(row)
@@ -266,6 +278,50 @@ class Sandbox:
             if earlier:
                 return [earlier[-1]]
         return []
+
+
+_ACTIVITY_TOTALS = (
+    "active_calories",
+    "equivalent_walking_distance",
+    "high_activity_met_minutes",
+    "high_activity_time",
+    "low_activity_met_minutes",
+    "low_activity_time",
+    "medium_activity_met_minutes",
+    "medium_activity_time",
+    "resting_time",
+    "sedentary_met_minutes",
+    "sedentary_time",
+    "steps",
+)
+
+
+def _activity_so_far(doc: Document, minutes: int) -> Document:
+    """The day's activity as Oura shows it `minutes` after 04:00: it grows through the day.
+
+    MET minutes still to come are null, `class_5_min` blocks still to come are '0' (no data),
+    and the totals are the share of the day so far.
+    """
+    share = minutes / 1440
+    met = doc["met"]
+    items = met["items"][:minutes]
+    partial = {
+        **doc,
+        "met": {**met, "items": items + [None] * (1440 - minutes)},
+        "average_met_minutes": round(sum(items) / len(items), 3) if items else 0.0,
+        "score": doc["score"] if share > 0.5 else None,
+        "inactivity_alerts": doc["inactivity_alerts"] if share > 0.5 else 0,
+    }
+    for key in _ACTIVITY_TOTALS:
+        partial[key] = round(doc[key] * share)
+    resting_calories = doc["total_calories"] - doc["active_calories"]
+    partial["total_calories"] = round(resting_calories * share) + partial["active_calories"]
+    partial["meters_to_target"] = max(
+        0, doc["target_meters"] - partial["equivalent_walking_distance"]
+    )
+    if "class_5_min" in doc:
+        partial["class_5_min"] = doc["class_5_min"][: minutes // 5].ljust(288, "0")
+    return partial
 
 
 def _bounds(
@@ -594,6 +650,26 @@ def _add_control_routes(app: FastAPI, state: SandboxState) -> None:
         return _token_body(state.issue_tokens(), state.faults.access_token_ttl)
 
 
+# The OAuth scope each route needs (REFERENCE §2; types without a scope of their own are daily).
+ROUTE_SCOPES: dict[str, set[str]] = {
+    "heartrate": {"heartrate"},
+    "workout": {"workout"},
+    "session": {"session"},
+    "tag": {"tag"},
+    "enhanced_tag": {"tag"},
+    "daily_spo2": {"spo2", "spo2Daily"},
+    "personal_info": {"personal", "email"},
+}
+
+
+def _scope_needed(path: str) -> set[str]:
+    for prefix in PREFIXES:
+        if path.startswith(prefix + "/"):
+            route = path[len(prefix) + 1 :].split("/")[0]
+            return ROUTE_SCOPES.get(route, {"daily"})
+    return set()
+
+
 def _guard(state: SandboxState) -> Callable[..., Awaitable[Response]]:
     """Faults and bearer auth on the data routes; request counting on every route."""
 
@@ -640,6 +716,13 @@ def _guard(state: SandboxState) -> Callable[..., Awaitable[Response]]:
             return _error(401, "Not authenticated.")
         if not state.access_allowed(token.strip()):
             return _error(401, "Access token is expired, malformed or revoked.")
+        if faults.forbidden:
+            return _error(403, "Access forbidden: the Oura membership has expired.")
+        if faults.enforce_scopes:
+            needed = _scope_needed(request.url.path)
+            granted = state.scope_of(token.strip())
+            if needed and granted is not None and not needed & granted:
+                return _error(403, f"Access forbidden: the token lacks the {min(needed)} scope.")
         return await call_next(request)
 
     return middleware

@@ -55,6 +55,12 @@ class Faults(BaseModel):
         default=0, ge=0, le=50, description="wrong-typed documents added to each first page"
     )
     strict_auth: bool = Field(default=False, description="only issued, unexpired tokens pass")
+    enforce_scopes: bool = Field(
+        default=False, description="issued tokens get 403 on routes their scope does not cover"
+    )
+    forbidden: bool = Field(
+        default=False, description="403 on every data route (lapsed membership)"
+    )
     page_size: int = Field(default=100, ge=1, le=100_000)
     heartrate_page_size: int = Field(default=1000, ge=1, le=100_000)
     date_semantics: dict[str, DateSemantics] = Field(default_factory=dict)
@@ -171,6 +177,14 @@ class SandboxState:
             if pair is None:
                 return not self.faults.strict_auth
             return not pair.superseded and pair.expires_at > self.now()
+
+    def scope_of(self, token: str) -> set[str] | None:
+        """The bare scope names granted to an issued token (None for tokens we never issued)."""
+        with self.lock:
+            pair = self.by_access.get(token)
+            if pair is None:
+                return None
+            return {name.removeprefix("extapi:") for name in pair.scope.split()}
 
     def new_code(self, client_id: str, redirect_uri: str | None, scope: str) -> str:
         with self.lock:
