@@ -83,14 +83,15 @@ class Snapshot:
     oura_retries: dict[str, float] = field(default_factory=dict)
 
 
-async def read_snapshot(pool: AsyncConnectionPool) -> Snapshot:
+async def read_snapshot(pool: AsyncConnectionPool[Any]) -> Snapshot:
     snapshot = Snapshot()
     async with pool.connection(timeout=REFRESH_TIMEOUT_SECONDS) as conn, conn.transaction():
         await conn.execute(f"SET LOCAL statement_timeout = {int(REFRESH_TIMEOUT_SECONDS * 1000)}")
 
         async def rows(query: str, params: Any = None) -> list[tuple[Any, ...]]:
             cursor = await conn.execute(query, params)
-            return await cursor.fetchall()
+            found: list[tuple[Any, ...]] = await cursor.fetchall()
+            return found
 
         for data_type, day in await rows(_NEWEST_DAY, (_DATED_TYPES,)):
             if day is not None:
@@ -115,7 +116,7 @@ class DatabaseMetrics(Collector):
         self.snapshot = Snapshot()
         self._log = get_logger(__name__)
 
-    async def refresh(self, pool: AsyncConnectionPool) -> bool:
+    async def refresh(self, pool: AsyncConnectionPool[Any]) -> bool:
         try:
             self.snapshot = await asyncio.wait_for(
                 read_snapshot(pool), timeout=REFRESH_TIMEOUT_SECONDS + 0.5

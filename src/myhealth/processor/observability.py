@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Iterator
+from typing import Any
 
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
 from prometheus_client.core import GaugeMetricFamily, Metric
@@ -59,7 +60,7 @@ class IngestMetrics:
 class PoolMetrics(Collector):
     """`myhealth_db_pool_connections{service,state}` read from the pool at scrape time."""
 
-    def __init__(self, pool: AsyncConnectionPool, service: str = SERVICE) -> None:
+    def __init__(self, pool: AsyncConnectionPool[Any], service: str = SERVICE) -> None:
         self.pool = pool
         self.service = service
 

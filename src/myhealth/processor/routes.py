@@ -17,7 +17,7 @@ from dataclasses import dataclass, field
 from typing import Annotated, Any, NoReturn
 
 import psycopg
-from fastapi import APIRouter, Depends, FastAPI, HTTPException, Query, Request
+from fastapi import Depends, FastAPI, HTTPException, Query, Request
 from fastapi.responses import JSONResponse, Response
 from prometheus_client import CollectorRegistry
 from psycopg_pool import AsyncConnectionPool, PoolTimeout
@@ -43,7 +43,7 @@ class ProcessorState:
     """Everything the routes depend on; built by `create_app`, kept on `app.state.processor`."""
 
     settings: ProcessorSettings
-    pool: AsyncConnectionPool
+    pool: AsyncConnectionPool[Any]
     registry: CollectorRegistry
     ingest_metrics: IngestMetrics
     db_metrics: DatabaseMetrics
@@ -139,11 +139,12 @@ def _data_type_or_404(name: str) -> DataType:
     return DATA_TYPES[name]
 
 
-def build_router() -> APIRouter:
-    router = APIRouter()
-    api = APIRouter(prefix="/api/v1", dependencies=[Depends(require_token)])
+def add_routes(app: FastAPI) -> None:
+    """Register every route on the app itself: this FastAPI keeps included routers as nested
+    objects, which the route-template lookup of the HTTP metrics does not descend into."""
+    token = [Depends(require_token)]
 
-    @api.post("/ingest")
+    @app.post("/api/v1/ingest", dependencies=token)
     async def ingest(request: Request, state: State) -> dict[str, Any]:
         body = await _read_body(request, state)
         data_type, documents = _parse_batch(body, state)
@@ -157,6 +158,16 @@ def build_router() -> APIRouter:
         except DATABASE_ERRORS:
             state.ingest_metrics.requests_rejected.labels("database").inc()
             raise
+        except psycopg.Error as exc:
+            # The database refused the batch (a value it cannot take): the transaction was
+            # rolled back, so nothing of the batch is stored.
+            state.ingest_metrics.requests_rejected.labels("database").inc()
+            log.error("batch refused by the database", data_type=data_type.name, error=str(exc))
+            reason = exc.diag.message_primary or type(exc).__name__
+            raise HTTPException(
+                status_code=500,
+                detail=f"the database refused the batch, nothing was stored: {reason}",
+            ) from None
         elapsed = time.perf_counter() - started
         metrics = state.ingest_metrics
         metrics.batch_duration.labels(data_type.name).observe(elapsed)
@@ -181,7 +192,7 @@ def build_router() -> APIRouter:
         )
         return result.as_json()
 
-    @api.get("/metrics/{data_type}")
+    @app.get("/api/v1/metrics/{data_type}", dependencies=token)
     async def stored_documents(
         data_type: str,
         state: State,
@@ -195,11 +206,11 @@ def build_router() -> APIRouter:
             documents = await reads.documents_json(conn, known, start_date, end_date)
         return Response(content='{"data":' + documents + "}", media_type="application/json")
 
-    @router.get("/health")
+    @app.get("/health")
     async def health() -> dict[str, str]:
         return {"status": "ok"}
 
-    @router.get("/ready")
+    @app.get("/ready")
     async def ready(state: State) -> JSONResponse:
         if state.draining:
             return JSONResponse({"detail": "shutting down"}, status_code=503)
@@ -209,13 +220,10 @@ def build_router() -> APIRouter:
             return JSONResponse({"detail": "database unreachable"}, status_code=503)
         return JSONResponse({"status": "ready"})
 
-    @router.get("/metrics")
+    @app.get("/metrics")
     async def metrics(state: State) -> Response:
         state.ingest_metrics.set_db_up(await state.db_metrics.refresh(state.pool))
         return metrics_response(state.registry)
-
-    router.include_router(api)
-    return router
 
 
 def install_error_handlers(app: FastAPI) -> None:

@@ -4,9 +4,11 @@
 pool); `command()` serves it with uvicorn; `running(settings)` serves it on 127.0.0.1 in a
 background thread for tests, benchmarks and the demo.
 
-Shutdown: on SIGTERM uvicorn stops accepting connections and lets in-flight batches finish
-(up to `GRACEFUL_SHUTDOWN_SECONDS`); then the lifespan closes the pool. A batch is one
-transaction, so an interrupted one leaves nothing behind.
+Shutdown (SIGTERM, as Kubernetes sends it): `/ready` turns 503 at once so the endpoint is
+taken out of the Service, the server keeps serving for `DRAIN_SECONDS`, then stops accepting
+connections and lets in-flight batches finish (up to `GRACEFUL_SHUTDOWN_SECONDS`); the lifespan
+closes the pool last and the command exits 0. Ctrl-C (SIGINT) skips the drain delay; a second
+Ctrl-C forces the exit. A batch is one transaction, so an interrupted one leaves nothing behind.
 """
 
 from __future__ import annotations
@@ -14,9 +16,12 @@ from __future__ import annotations
 import argparse
 import asyncio
 import contextlib
+import signal
 import socket
 import threading
 from collections.abc import AsyncIterator, Iterator, Mapping
+from types import FrameType
+from typing import Any
 
 import uvicorn
 from fastapi import FastAPI
@@ -28,14 +33,17 @@ from myhealth.platform.config import ProcessorSettings, load
 from myhealth.platform.metrics import HttpMetrics, instrument, new_registry
 from myhealth.processor.db_metrics import DatabaseMetrics
 from myhealth.processor.observability import SERVICE, IngestMetrics, PoolMetrics
-from myhealth.processor.routes import ProcessorState, build_router, install_error_handlers
+from myhealth.processor.routes import ProcessorState, add_routes, install_error_handlers
 from myhealth.storage.db import create_pool
 
 GRACEFUL_SHUTDOWN_SECONDS = 20
+DRAIN_SECONDS = 5.0
 POOL_MAX_SIZE = 10
 
 
-def create_app(settings: ProcessorSettings, *, pool: AsyncConnectionPool | None = None) -> FastAPI:
+def create_app(
+    settings: ProcessorSettings, *, pool: AsyncConnectionPool[Any] | None = None
+) -> FastAPI:
     """The processor app. The pool is opened by the app's lifespan (not waiting for the
     database: `/ready` reports it) and closed on shutdown."""
     pool = pool or create_pool(settings.database_url, max_size=POOL_MAX_SIZE, name=SERVICE)
@@ -69,7 +77,7 @@ def create_app(settings: ProcessorSettings, *, pool: AsyncConnectionPool | None 
         redoc_url=None,
     )
     app.state.processor = state
-    app.include_router(build_router())
+    add_routes(app)
     install_error_handlers(app)
     app.middleware("http")(instrument(app, http_metrics))
     return app
@@ -90,25 +98,47 @@ def _uvicorn_config(app: FastAPI, host: str, port: int, log_level: str) -> uvico
     )
 
 
+class _DrainingServer(uvicorn.Server):
+    """uvicorn, with a not-ready period before it stops accepting connections on SIGTERM."""
+
+    def __init__(self, config: uvicorn.Config, state: ProcessorState, drain_seconds: float):
+        super().__init__(config)
+        self.state = state
+        self.drain_seconds = drain_seconds
+
+    def handle_exit(self, sig: int, frame: FrameType | None) -> None:
+        # Not recorded for re-raising after shutdown (uvicorn's default): a clean drain exits 0.
+        if sig == signal.SIGTERM and not self.state.draining and self.drain_seconds > 0:
+            self.state.draining = True
+            mh_logging.get_logger(__name__).info("draining", seconds=self.drain_seconds)
+            timer = threading.Timer(self.drain_seconds, self._stop)
+            timer.daemon = True
+            timer.start()
+            return
+        if self.should_exit and sig == signal.SIGINT:
+            self.force_exit = True
+        self._stop()
+
+    def _stop(self) -> None:
+        self.state.draining = True
+        self.should_exit = True
+
+
 def command(args: argparse.Namespace, environ: Mapping[str, str]) -> int:
     settings = load(ProcessorSettings, environ)
     mh_logging.configure(SERVICE, settings.LOG_LEVEL)
     log = mh_logging.get_logger(__name__)
     log.info("starting", host=settings.HOST, port=settings.PORT)
     app = create_app(settings)
-    uvicorn.Server(_uvicorn_config(app, settings.HOST, settings.PORT, settings.LOG_LEVEL)).run()
+    config = _uvicorn_config(app, settings.HOST, settings.PORT, settings.LOG_LEVEL)
+    _DrainingServer(config, app.state.processor, DRAIN_SECONDS).run()
     log.info("stopped")
     return 0
 
 
-class _ThreadServer(uvicorn.Server):
-    def install_signal_handlers(self) -> None:  # signals belong to the main thread's owner
-        pass
-
-
 @contextlib.contextmanager
 def running(
-    settings: ProcessorSettings, *, pool: AsyncConnectionPool | None = None
+    settings: ProcessorSettings, *, pool: AsyncConnectionPool[Any] | None = None
 ) -> Iterator[str]:
     """Serve the processor on 127.0.0.1 (a free port) in a background thread; yield its base
     URL (`http://127.0.0.1:PORT`); stop it (graceful shutdown) on exit.
@@ -120,7 +150,7 @@ def running(
     sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
     sock.bind(("127.0.0.1", 0))
     port = sock.getsockname()[1]
-    server = _ThreadServer(
+    server = uvicorn.Server(
         _uvicorn_config(create_app(settings, pool=pool), "127.0.0.1", port, "warning")
     )
     failure: list[BaseException] = []

@@ -31,6 +31,7 @@ from myhealth.oura.catalog import DATA_TYPES, DataType
 _BOOKKEEPING_COLUMNS = frozenset({"created_at", "updated_at"})
 _INT32 = (-(2**31), 2**31 - 1)
 _INT_TYPES = frozenset({"integer", "smallint"})
+STATEMENT_TIMEOUT_SECONDS = 60
 
 
 @dataclass(frozen=True)
@@ -255,11 +256,18 @@ async def store_batch(
     latest: dict[str, _Valid] = {}
     for document in valid:
         latest[document.key] = document
-    unique = list(latest.values())
+    # Rows go in key order, so concurrent batches with overlapping keys lock rows in the same
+    # order and cannot deadlock each other.
+    unique = [latest[key] for key in sorted(latest)]
     archived = data_type.name != "heartrate"
 
     async with conn.transaction():
-        await conn.execute("SET LOCAL timezone = 'UTC'")
+        # UTC for timestamps sent without an offset; a bound on lock waits and slow writes
+        # (a cancelled statement is answered 503 and retried by the collector).
+        await conn.execute(
+            "SELECT set_config('timezone', 'UTC', true), set_config('statement_timeout', %s, true)",
+            (f"{STATEMENT_TIMEOUT_SECONDS}s",),
+        )
         if rejected:
             await conn.execute(_QUARANTINE, (data_type.name, _quarantine_payload(rejected)))
         if not unique:

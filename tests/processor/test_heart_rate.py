@@ -1,0 +1,113 @@
+"""A large heart-rate batch is written set-based: a handful of statements, not one per row."""
+
+from __future__ import annotations
+
+import datetime as dt
+from concurrent.futures import ThreadPoolExecutor
+from typing import Any, ClassVar
+
+import httpx
+import psycopg
+from psycopg import AsyncConnection
+from psycopg_pool import AsyncConnectionPool
+
+from myhealth.processor.server import running
+
+from .support import INGEST_TOKEN, example_documents, processor_settings
+
+
+class CountingConnection(AsyncConnection[Any]):
+    """Counts the statements the processor sends."""
+
+    statements: ClassVar[list[str]] = []
+
+    async def execute(self, query: Any, *args: Any, **kwargs: Any) -> Any:
+        text = query if isinstance(query, str) else repr(query)
+        CountingConnection.statements.append(text)
+        return await super().execute(query, *args, **kwargs)
+
+
+def samples(count: int, start: dt.datetime) -> list[dict[str, Any]]:
+    return [
+        {
+            "bpm": 50 + n % 70,
+            "source": "awake" if n % 3 else "rest",
+            "timestamp": (start + dt.timedelta(seconds=5 * n)).isoformat(),
+        }
+        for n in range(count)
+    ]
+
+
+def test_five_thousand_samples_in_a_few_statements(
+    database_url: str, db: psycopg.Connection
+) -> None:
+    pool = AsyncConnectionPool(
+        database_url,
+        connection_class=CountingConnection,
+        min_size=1,
+        max_size=2,
+        open=False,
+        kwargs={"autocommit": False},
+    )
+    batch = samples(5000, dt.datetime(2024, 12, 13, 22, 0, tzinfo=dt.UTC))
+    headers = {"Authorization": f"Bearer {INGEST_TOKEN}"}
+    with (
+        running(processor_settings(database_url), pool=pool) as url,
+        httpx.Client(base_url=url, headers=headers, timeout=60) as http,
+    ):
+        http.post("/api/v1/ingest", json={"data_type": "heartrate", "documents": batch[:1]})
+        CountingConnection.statements.clear()
+
+        response = http.post("/api/v1/ingest", json={"data_type": "heartrate", "documents": batch})
+
+        assert response.status_code == 200, response.text
+        assert response.json() == {
+            "received": 5000,
+            "inserted": 4999,
+            "updated": 0,
+            "unchanged": 1,
+            "rejected": [],
+        }
+        # Session settings + one upsert (no archive for heart rate, no quarantine).
+        assert len(CountingConnection.statements) <= 3, CountingConnection.statements
+
+        batch[10]["bpm"] = 200
+        again = http.post("/api/v1/ingest", json={"data_type": "heartrate", "documents": batch})
+        assert (again.json()["updated"], again.json()["unchanged"]) == (1, 4999)
+
+    row = db.execute("SELECT count(*), max(bpm) FROM heart_rate").fetchone()
+    assert row == (5000, 200)
+
+
+def test_recorded_heart_rate_round_trips(client: httpx.Client) -> None:
+    documents = example_documents("heartrate")
+    client.post("/api/v1/ingest", json={"data_type": "heartrate", "documents": documents})
+
+    stored = client.get("/api/v1/metrics/heartrate").json()["data"]
+
+    def normalised(rows: list[dict[str, Any]]) -> list[tuple[dt.datetime, str, int]]:
+        return sorted(
+            (dt.datetime.fromisoformat(r["timestamp"]), r["source"], r["bpm"]) for r in rows
+        )
+
+    assert normalised(stored) == normalised(documents)
+    assert all(row["timestamp"].endswith("+00:00") for row in stored)
+
+
+def test_concurrent_overlapping_batches_do_not_deadlock(
+    client: httpx.Client, db: psycopg.Connection
+) -> None:
+    batch = samples(2000, dt.datetime(2024, 12, 1, tzinfo=dt.UTC))
+    orders = [batch, batch[::-1], batch[1000:] + batch[:1000], batch[::-1]]
+
+    def post(documents: list[dict[str, Any]]) -> int:
+        response = client.post(
+            "/api/v1/ingest", json={"data_type": "heartrate", "documents": documents}
+        )
+        return response.status_code
+
+    with ThreadPoolExecutor(max_workers=4) as pool:
+        statuses = list(pool.map(post, orders))
+
+    assert statuses == [200, 200, 200, 200]
+    assert db.execute("SELECT count(*) FROM heart_rate").fetchone() == (2000,)

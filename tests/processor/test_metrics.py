@@ -1,0 +1,154 @@
+"""/metrics exposes every processor metric of the contract (docs/CONTRIBUTING-AGENTS.md),
+including those read from the database at scrape time."""
+
+from __future__ import annotations
+
+import datetime as dt
+import re
+from pathlib import Path
+
+import httpx
+import psycopg
+from prometheus_client.parser import text_string_to_metric_families
+
+from .support import example_documents, ingest
+
+CONTRACT = Path(__file__).parents[2] / "docs" / "CONTRIBUTING-AGENTS.md"
+
+
+def contract_names() -> set[str]:
+    """The metric names the contract lists for every HTTP service and for the processor."""
+    text = CONTRACT.read_text()
+    section = text[text.index("## Metric names") : text.index("Collector run bookkeeping")]
+    return set(re.findall(r"`(myhealth_[a-z0-9_]+)", section))
+
+
+def scrape(client: httpx.Client) -> dict[tuple[str, frozenset[tuple[str, str]]], float]:
+    response = client.get("/metrics")
+    assert response.status_code == 200
+    return {
+        (sample.name, frozenset(sample.labels.items())): sample.value
+        for family in text_string_to_metric_families(response.text)
+        for sample in family.samples
+    }
+
+
+def value(
+    samples: dict[tuple[str, frozenset[tuple[str, str]]], float], name: str, **labels: str
+) -> float:
+    return samples[(name, frozenset(labels.items()))]
+
+
+def test_every_contract_metric_is_exposed(client: httpx.Client) -> None:
+    """Declared from the first scrape, even on an empty database (series whose value does not
+    exist yet, such as the time of the last successful run, have no sample until it does)."""
+    ingest(client, "daily_sleep", example_documents("daily_sleep"))
+    text = client.get("/metrics").text
+    declared = set(re.findall(r"^# TYPE (myhealth_[a-z0-9_]+) ", text, flags=re.MULTILINE))
+
+    expected = contract_names()
+    assert len(expected) == 17
+    assert expected - declared == set()
+
+
+def test_values_from_ingest_and_from_the_database(
+    client: httpx.Client, db: psycopg.Connection
+) -> None:
+    now = dt.datetime.now(dt.UTC).replace(microsecond=0)
+    two_days_ago, hour_ago = now - dt.timedelta(days=2), now - dt.timedelta(hours=1)
+    db.execute(
+        """INSERT INTO sync_runs (started_at, finished_at, status, data_types, counts) VALUES
+           (%(two_days_ago)s, %(two_days_ago)s + interval '5 min', 'succeeded', '{daily_sleep}',
+            '{"documents": {"daily_sleep": 4},
+              "oura_requests": {"daily_sleep 200": 3, "heartrate 429": 1},
+              "oura_retries": {"rate_limited": 1}}'),
+           (%(hour_ago)s, %(hour_ago)s + interval '1 min', 'failed', '{daily_sleep}',
+            '{"oura_requests": {"daily_sleep 200": 2, "daily_sleep 401": 1},
+              "reauth_required": true}'),
+           (%(now)s, NULL, 'running', '{daily_sleep}', '{}')""",
+        {"two_days_ago": two_days_ago, "hour_ago": hour_ago, "now": now},
+    )
+    db.execute(
+        """INSERT INTO sync_run_types (run_id, data_type, status, finished_at)
+           SELECT run_id, 'daily_sleep', status, finished_at FROM sync_runs
+           WHERE status <> 'running'"""
+    )
+    documents = example_documents("daily_sleep")
+    ingest(client, "daily_sleep", [*documents, {"id": "no-day"}])
+    ingest(client, "daily_sleep", documents)
+    ingest(
+        client,
+        "heartrate",
+        [{"bpm": 55, "source": "rest", "timestamp": "2024-12-13T23:30:00-02:00"}],
+    )
+
+    s = scrape(client)
+
+    n = len(documents)
+    ingest_total = "myhealth_ingest_documents_total"
+    assert value(s, ingest_total, data_type="daily_sleep", outcome="received") == 2 * n + 1
+    assert value(s, ingest_total, data_type="daily_sleep", outcome="inserted") == n
+    assert value(s, ingest_total, data_type="daily_sleep", outcome="unchanged") == n
+    assert value(s, ingest_total, data_type="daily_sleep", outcome="rejected") == 1
+    assert value(s, ingest_total, data_type="workout", outcome="received") == 0
+    assert value(s, "myhealth_ingest_batch_duration_seconds_count", data_type="daily_sleep") == 2
+
+    midnight = dt.datetime(2024, 11, 12, tzinfo=dt.UTC).timestamp()
+    newest = "myhealth_data_newest_day_timestamp_seconds"
+    assert value(s, newest, data_type="daily_sleep") == midnight
+    assert (
+        value(s, newest, data_type="heartrate")
+        == dt.datetime(2024, 12, 14, tzinfo=dt.UTC).timestamp()
+    )
+    assert (newest, frozenset({("data_type", "workout")})) not in s  # nothing stored yet
+
+    finished = (two_days_ago + dt.timedelta(minutes=5)).timestamp()
+    assert (
+        value(s, "myhealth_sync_last_success_timestamp_seconds", data_type="daily_sleep")
+        == finished
+    )
+    last_run = "myhealth_collector_last_run_timestamp_seconds"
+    assert value(s, last_run, status="succeeded") == finished
+    assert value(s, last_run, status="failed") == (hour_ago + dt.timedelta(minutes=1)).timestamp()
+    runs = "myhealth_collector_runs"
+    assert [value(s, runs, status=x) for x in ("running", "succeeded", "failed")] == [1, 0, 1]
+    assert value(s, "myhealth_oauth_reauth_required") == 1
+    assert value(s, "myhealth_quarantined_documents", data_type="daily_sleep") == 1
+    assert value(s, "myhealth_quarantined_documents", data_type="sleep") == 0
+
+    requests = "myhealth_oura_requests_total"
+    assert value(s, requests, route="daily_sleep", status="200") == 5
+    assert value(s, requests, route="daily_sleep", status="401") == 1
+    assert value(s, requests, route="heartrate", status="429") == 1
+    retries = "myhealth_oura_retries_total"
+    assert value(s, retries, reason="rate_limited") == 1
+    assert value(s, retries, reason="timeout") == 0
+
+    assert value(s, "myhealth_db_up", service="processor") == 1
+    assert value(s, "myhealth_db_pool_connections", service="processor", state="size") >= 1
+    assert value(s, "myhealth_build_info", service="processor", version="0.1.0") == 1
+    assert (
+        value(
+            s,
+            "myhealth_http_requests_total",
+            service="processor",
+            method="POST",
+            route="/api/v1/ingest",
+            status="200",
+        )
+        == 3
+    )
+
+
+def test_rejected_requests_are_counted_by_reason(client: httpx.Client) -> None:
+    client.post("/api/v1/ingest", content=b"{", headers={"Content-Type": "application/json"})
+    client.post("/api/v1/ingest", json={"data_type": "steps", "documents": []})
+    httpx.post(f"{client.base_url}/api/v1/ingest", json={"data_type": "sleep", "documents": []})
+
+    s = scrape(client)
+
+    rejected = "myhealth_ingest_requests_rejected_total"
+    assert value(s, rejected, reason="malformed") == 1
+    assert value(s, rejected, reason="unknown_type") == 1
+    assert value(s, rejected, reason="unauthorized") == 1
+    assert value(s, rejected, reason="too_large") == 0
