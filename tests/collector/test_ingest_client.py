@@ -70,6 +70,7 @@ def test_too_large_batch_is_split_until_accepted() -> None:
     [
         pytest.param(401, "missing or wrong bearer token", id="unauthorized"),
         pytest.param(422, "unknown data_type", id="unprocessable"),
+        pytest.param(500, "the database refused a value", id="database-refused"),
     ],
 )
 def test_client_errors_are_refusals_without_retry(status: int, detail: str) -> None:

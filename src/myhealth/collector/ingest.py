@@ -5,8 +5,8 @@ are the acknowledgement a checkpoint waits for. Connection failures, timeouts an
 retried a few times with backoff (a processor rollout is short), then the batch fails with
 `ProcessorUnavailable`; after that, requests of the same run get a single attempt until one
 succeeds again, so the remaining types fail in moments instead of each waiting out retries.
-A 413 splits the batch in halves. Other 4xx are `ProcessorRefused`: retrying the same bytes
-would not help.
+A 413 splits the batch in halves. Other 4xx, and 500 (the database refused a value), are
+`ProcessorRefused`: retrying the same bytes would not help.
 """
 
 from __future__ import annotations
@@ -106,7 +106,7 @@ class ProcessorClient:
             result = await self.ingest(data_type, documents[:half])
             result.add(await self.ingest(data_type, documents[half:]))
             return result
-        if response.status_code >= 400:
+        if response.status_code >= 400:  # 4xx, or 500: this batch cannot be stored as it is
             raise ProcessorRefused(
                 f"processor refused the batch: HTTP {response.status_code}: {_detail(response)}"
             )
@@ -137,7 +137,7 @@ class ProcessorClient:
             except httpx.TransportError as exc:
                 failure = str(exc) or type(exc).__name__
                 continue
-            if response.status_code < 500:
+            if response.status_code <= 500:
                 self._unavailable = False
                 return response
             failure = f"HTTP {response.status_code}: {_detail(response)}"
