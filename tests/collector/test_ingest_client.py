@@ -70,6 +70,7 @@ def test_too_large_batch_is_split_until_accepted() -> None:
     [
         pytest.param(401, "missing or wrong bearer token", id="unauthorized"),
         pytest.param(422, "unknown data_type", id="unprocessable"),
+        pytest.param(500, "the database refused a value", id="database-refused"),
     ],
 )
 def test_client_errors_are_refusals_without_retry(status: int, detail: str) -> None:
@@ -103,3 +104,24 @@ def test_a_transient_failure_is_retried() -> None:
 
     result, calls = ingest(flaky)
     assert (result.received, calls) == (6, 2)
+
+
+def test_once_unavailable_later_requests_fail_without_retrying() -> None:
+    calls = 0
+
+    def down(request: httpx.Request) -> httpx.Response:
+        nonlocal calls
+        calls += 1
+        raise httpx.ConnectError("connection refused")
+
+    async def main() -> None:
+        async with ProcessorClient(
+            "http://processor.test", None, backoff=0.0, transport=httpx.MockTransport(down)
+        ) as client:
+            with pytest.raises(ProcessorUnavailable, match="after 4 attempts"):
+                await client.ingest("tag", DOCS)
+            with pytest.raises(ProcessorUnavailable, match=r"unavailable \(still\)"):
+                await client.ingest("sleep", DOCS)
+
+    asyncio.run(main())
+    assert calls == 5

@@ -6,15 +6,19 @@ from __future__ import annotations
 
 import asyncio
 import datetime as dt
+import io
+import re
 from collections import Counter
 from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
 from typing import Any
 
+from rich.console import Console
+
 from myhealth.collector import state
 from myhealth.collector.ingest import IngestResult, ProcessorUnavailable
 from myhealth.collector.planning import Window
-from myhealth.collector.progress import LogProgress
+from myhealth.collector.progress import BarProgress, LogProgress
 from myhealth.collector.runner import Runner, TypeOutcome, TypePlan, run_counts
 from myhealth.oura.catalog import DATA_TYPES, DataType
 from myhealth.oura.errors import RateLimitExhausted
@@ -194,3 +198,33 @@ def test_processor_down_fails_every_type_without_asking_oura(database_url: str) 
     assert all((o.error or "").startswith("processor_unavailable") for o in outcomes)
     assert checkpoints == {}
     assert {status for _, status, _, _ in types} == {"failed"}
+
+
+def test_progress_bars_on_a_terminal(database_url: str) -> None:
+    screen = io.StringIO()
+    console = Console(file=screen, force_terminal=True, width=120, color_system=None)
+    names = ["daily_sleep", "tag"]
+
+    async def main() -> None:
+        async with state.connect(database_url) as conn:
+            run_id = await state.start_run(conn, names, WINDOW.start, WINDOW.end)
+            with BarProgress(console) as bars:
+                runner = Runner(
+                    conn=conn,
+                    run_id=run_id,
+                    fetcher=FakeOura(),
+                    ingestor=FakeProcessor(failing_type="tag"),
+                    progress=bars,
+                    tz=dt.UTC,
+                    today=TODAY,
+                    batch_size=5,
+                    concurrency=2,
+                )
+                await runner.run([TypePlan(DATA_TYPES[name], WINDOW) for name in names])
+
+    asyncio.run(main())
+
+    # The final repaint shows both bars: one complete and done, one failed.
+    last = screen.getvalue().split("\r")[-1]
+    assert re.search(r"daily_sleep .* 20/20 days .* 20 docs +done", last)
+    assert re.search(r"tag .* \d+/20 days .* \d+ docs +failed", last)

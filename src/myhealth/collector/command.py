@@ -24,9 +24,8 @@ from myhealth.collector.ingest import ProcessorClient
 from myhealth.collector.planning import check_explicit, plan_window
 from myhealth.collector.progress import BarProgress, LogProgress, Progress
 from myhealth.collector.runner import Runner, TypeOutcome, TypePlan, run_counts
-from myhealth.oura.auth import token_provider
 from myhealth.oura.catalog import DataType, parse_names
-from myhealth.oura.client import OuraClient
+from myhealth.oura.client import client_from_settings
 from myhealth.platform.config import CollectorSettings, load
 from myhealth.platform.errors import UserFacingError
 from myhealth.platform.logging import configure, get_logger
@@ -103,7 +102,8 @@ async def collect(
             )
             for data_type in data_types
         ]
-        tokens = token_provider(settings)
+        # Without Oura credentials this fails here, before a run is recorded.
+        oura = client_from_settings(settings)
         run_id = await state.start_run(
             conn,
             names,
@@ -119,7 +119,7 @@ async def collect(
             )
             async with (
                 ProcessorClient(str(settings.PROCESSOR_URL), ingest_token) as processor,
-                OuraClient(str(settings.OURA_API_BASE_URL).rstrip("/"), tokens) as oura,
+                oura,
             ):
                 runner = Runner(
                     conn=conn,

@@ -3,8 +3,10 @@
 `POST {PROCESSOR_URL}/api/v1/ingest` with `{"data_type", "documents"}`; the answer's counts
 are the acknowledgement a checkpoint waits for. Connection failures, timeouts and 5xx are
 retried a few times with backoff (a processor rollout is short), then the batch fails with
-`ProcessorUnavailable`. A 413 splits the batch in halves. Other 4xx are `ProcessorRefused`:
-retrying the same bytes would not help.
+`ProcessorUnavailable`; after that, requests of the same run get a single attempt until one
+succeeds again, so the remaining types fail in moments instead of each waiting out retries.
+A 413 splits the batch in halves. Other 4xx, and 500 (the database refused a value), are
+`ProcessorRefused`: retrying the same bytes would not help.
 """
 
 from __future__ import annotations
@@ -78,6 +80,7 @@ class ProcessorClient:
         self.base_url = base_url
         self._attempts = attempts
         self._backoff = backoff
+        self._unavailable = False
 
     async def __aenter__(self) -> ProcessorClient:
         return self
@@ -103,7 +106,7 @@ class ProcessorClient:
             result = await self.ingest(data_type, documents[:half])
             result.add(await self.ingest(data_type, documents[half:]))
             return result
-        if response.status_code >= 400:
+        if response.status_code >= 400:  # 4xx, or 500: this batch cannot be stored as it is
             raise ProcessorRefused(
                 f"processor refused the batch: HTTP {response.status_code}: {_detail(response)}"
             )
@@ -122,7 +125,8 @@ class ProcessorClient:
 
     async def _send(self, method: str, path: str, body: dict[str, Any] | None) -> httpx.Response:
         failure = ""
-        for attempt in range(self._attempts):
+        attempts = 1 if self._unavailable else self._attempts
+        for attempt in range(attempts):
             if attempt:
                 await asyncio.sleep(self._backoff * 2 ** (attempt - 1))
             try:
@@ -133,9 +137,10 @@ class ProcessorClient:
             except httpx.TransportError as exc:
                 failure = str(exc) or type(exc).__name__
                 continue
-            if response.status_code < 500:
+            if response.status_code <= 500:
+                self._unavailable = False
                 return response
             failure = f"HTTP {response.status_code}: {_detail(response)}"
-        raise ProcessorUnavailable(
-            f"processor at {self.base_url} unavailable after {self._attempts} attempts: {failure}"
-        )
+        self._unavailable = True
+        tries = f"after {attempts} attempts" if attempts > 1 else "(still)"
+        raise ProcessorUnavailable(f"processor at {self.base_url} unavailable {tries}: {failure}")
