@@ -18,34 +18,45 @@ fi
 started=$SECONDS
 mkdir -p "$TOOLS/bin"
 work="$(mktemp -d)"
-chmod 755 "$work"  # apt-get download drops privileges to _apt and must write here
 trap 'rm -rf "$work"' EXIT
 
 candidate() {
     apt-cache policy "$PACKAGE" 2>/dev/null | awk '/Candidate:/ {print $2}'
 }
 
-version="$(candidate)"
-if [[ -z "$version" || "$version" == "(none)" ]]; then
-    # A fresh machine may have no package lists yet; refreshing them needs root.
+refresh_lists() {
+    # A fresh machine may have no package lists, and old lists name superseded versions.
     if [[ "$(id -u)" -eq 0 ]]; then
         apt-get update -qq >/dev/null
     elif command -v sudo >/dev/null 2>&1; then
         sudo apt-get update -qq >/dev/null
     else
-        echo "install-promtool: no package lists and not root: run 'apt-get update' first" >&2
+        echo "install-promtool: the apt lists are missing or stale and I am not root:" \
+            "run 'apt-get update' first" >&2
         exit 1
     fi
+}
+
+download() {
+    # As root, apt would drop to the _apt user, which cannot write to our private temp dir.
+    (cd "$work" && apt-get download -qq -o APT::Sandbox::User="$(id -un)" "$PACKAGE=$1") \
+        >/dev/null 2>&1
+}
+
+version="$(candidate)"
+if [[ -z "$version" || "$version" == "(none)" ]] || ! download "$version"; then
+    refresh_lists
     version="$(candidate)"
+    download "$version"
 fi
 if [[ "$version" != "$MAJOR_MINOR"* ]]; then
     echo "install-promtool: expected $PACKAGE $MAJOR_MINOR*, the archive offers '$version'" >&2
     exit 1
 fi
 
-(cd "$work" && apt-get download -qq "$PACKAGE=$version")
-dpkg-deb -x "$work"/"$PACKAGE"_*.deb "$work/root"
-install -m 0755 "$work/root/usr/bin/promtool" "$TOOLS/bin/promtool"
+# Unpack only promtool (the package also holds the server, which we do not need).
+dpkg-deb --fsys-tarfile "$work"/"$PACKAGE"_*.deb | tar -x -C "$work" ./usr/bin/promtool
+install -m 0755 "$work/usr/bin/promtool" "$TOOLS/bin/promtool"
 "$TOOLS/bin/promtool" --version >/dev/null
 echo "$version" >"$STAMP"
 echo "install-promtool: promtool $version installed in $((SECONDS - started)) s"

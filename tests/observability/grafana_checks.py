@@ -519,6 +519,17 @@ def rule_unknown_metrics(
     return missing
 
 
+def scraped_metric_names(exposition: str) -> set[str]:
+    """Sample names in a Prometheus text exposition (a service's `/metrics` body)."""
+    from prometheus_client.parser import text_string_to_metric_families
+
+    return {
+        sample.name
+        for family in text_string_to_metric_families(exposition)
+        for sample in family.samples
+    }
+
+
 def contract_metric_names(path: Path = CONTRACT_FILE) -> set[str]:
     """The metric names of the contract list in docs/CONTRIBUTING-AGENTS.md."""
     text = path.read_text(encoding="utf-8")

@@ -4,11 +4,15 @@ run against a migrated PostgreSQL holding realistic data."""
 from __future__ import annotations
 
 import itertools
+import re
 from collections.abc import Iterator, Mapping
 from typing import Any
 
 import psycopg
 import pytest
+from prometheus_client import generate_latest
+
+from myhealth.platform.metrics import HttpMetrics, new_registry
 
 from .conftest import RANGES, SAMPLE
 from .grafana_checks import (
@@ -22,6 +26,7 @@ from .grafana_checks import (
     load_datasources,
     metric_names,
     promql_targets,
+    scraped_metric_names,
     sql_targets,
     structural_problems,
     substitute_promql,
@@ -113,15 +118,24 @@ def test_metric_check_reports_a_metric_the_services_do_not_export() -> None:
     )
 
 
-def test_metric_check_accepts_a_live_scrape_with_histogram_series() -> None:
-    # The lead's live check passes names as scraped: histograms appear as _bucket/_sum/_count.
-    scraped = set()
-    for name in contract_metric_names():
-        if name.endswith("_seconds") and "duration" in name:
-            scraped |= {f"{name}_bucket", f"{name}_sum", f"{name}_count"}
-        else:
-            scraped.add(name)
-    assert unknown_metrics(DASHBOARDS["service-health.json"], scraped) == []
+def test_the_platform_http_metrics_charted_are_really_exported() -> None:
+    # A real scrape of the shared platform metrics (what every service serves at /metrics):
+    # histograms appear as _bucket/_sum/_count series, counters with _total.
+    registry = new_registry("api")
+    http = HttpMetrics(registry, "api")
+    http.observe("GET", "/api/v1/sleep", 200, 0.05)
+    http.in_flight.labels("api").set(0)
+    scraped = scraped_metric_names(generate_latest(registry).decode())
+    assert "myhealth_http_request_duration_seconds_bucket" in scraped
+    platform = {"myhealth_build_info", "myhealth_http_requests_total"}
+    platform |= {"myhealth_http_request_duration_seconds", "myhealth_http_requests_in_flight"}
+    others = contract_metric_names() - platform
+    assert unknown_metrics(DASHBOARDS["service-health.json"], scraped | others) == []
+    # ...and without the scrape's HTTP metrics the check notices their absence.
+    missing = unknown_metrics(DASHBOARDS["service-health.json"], others)
+    assert any(
+        problem.endswith("myhealth_http_request_duration_seconds_bucket") for problem in missing
+    )
 
 
 def test_promql_with_a_syntax_error_is_reported() -> None:
@@ -243,3 +257,26 @@ def test_dashboard_files_are_formatted_json() -> None:
     for path in DASHBOARDS_DIR.glob("*.json"):
         text = path.read_text(encoding="utf-8")
         assert text == json.dumps(json.loads(text), indent=2, ensure_ascii=False) + "\n", path.name
+
+
+def test_provisioning_takes_credentials_from_the_environment() -> None:
+    import yaml
+
+    from .grafana_checks import DATASOURCES_FILE, OBSERVABILITY
+
+    sources = yaml.safe_load(DATASOURCES_FILE.read_text(encoding="utf-8"))["datasources"]
+    postgres = next(source for source in sources if source["uid"] == "myhealth-postgres")
+    for value in (
+        postgres["url"],
+        postgres["user"],
+        postgres["jsonData"]["database"],
+        postgres["jsonData"]["sslmode"],
+        postgres["secureJsonData"]["password"],
+    ):
+        assert re.fullmatch(r"\$\{MYHEALTH_[A-Z_]+\}", value), value
+    providers_file = OBSERVABILITY / "grafana" / "provisioning" / "dashboards" / "dashboards.yaml"
+    providers = yaml.safe_load(providers_file.read_text(encoding="utf-8"))
+    assert providers["apiVersion"] == 1
+    (provider,) = providers["providers"]
+    assert provider["type"] == "file"
+    assert provider["options"]["path"].startswith("/var/lib/grafana/dashboards")

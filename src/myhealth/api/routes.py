@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 import datetime as dt
+import re
 from dataclasses import dataclass, field
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, HTTPException, Path, Query, Request
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from prometheus_client import CollectorRegistry, Gauge
+from pydantic import BeforeValidator
 from starlette.responses import JSONResponse, Response
 
 from myhealth.api import models
@@ -95,12 +97,23 @@ def _date_range(
     return start, end
 
 
+_ISO_DATE = re.compile(r"\d{4}-\d{2}-\d{2}")
+
+
+def _iso_date_only(value: object) -> object:
+    """Accept `YYYY-MM-DD` only (pydantic alone would also take `0` as a Unix timestamp)."""
+    if isinstance(value, str) and not _ISO_DATE.fullmatch(value):
+        raise ValueError(f"invalid date {value!r} (expected YYYY-MM-DD)")
+    return value
+
+
+IsoDate = Annotated[dt.date, BeforeValidator(_iso_date_only)]
 StartDate = Annotated[
-    dt.date | None,
+    IsoDate | None,
     Query(description="First day, inclusive (YYYY-MM-DD).", examples=["2026-01-01"]),
 ]
 EndDate = Annotated[
-    dt.date | None,
+    IsoDate | None,
     Query(description="Last day, inclusive (YYYY-MM-DD; default today).", examples=["2026-01-31"]),
 ]
 
@@ -117,7 +130,13 @@ data = APIRouter(
 @public.post(
     "/auth/login",
     response_model=models.TokenResponse,
-    responses={401: _error("Wrong API key."), **INVALID, **RATE_LIMITED},
+    responses={
+        400: _error("The body could not be read (not UTF-8 JSON)."),
+        401: _error("Wrong API key."),
+        413: _error("The body is larger than API_MAX_BODY_BYTES."),
+        **INVALID,
+        **RATE_LIMITED,
+    },
     summary="Exchange the API key for an access token",
 )
 async def login(body: models.LoginRequest, context: Context) -> models.TokenResponse:

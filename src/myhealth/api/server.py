@@ -79,7 +79,7 @@ def _validation_detail(exc: RequestValidationError) -> str:
     for error in exc.errors():
         location = [str(p) for p in error.get("loc", ()) if p not in ("query", "path", "body")]
         name = ".".join(location) or "request"
-        message = str(error.get("msg", "invalid value"))
+        message = str(error.get("msg", "invalid value")).removeprefix("Value error, ")
         value = error.get("input")
         if error.get("type", "").startswith("date") and isinstance(value, str):
             message = f"invalid date {value!r} (expected YYYY-MM-DD)"
