@@ -33,6 +33,10 @@ from bench.common import (
 )
 from myhealth.api.queries import Reader
 
+# The HTTP round trip alone (no database, no auth): what any request costs the load generator
+# and uvicorn on this machine, to read the other rows against.
+HEALTH = "/health"
+
 
 def endpoints(today: dt.date) -> dict[str, str]:
     return {
@@ -98,6 +102,15 @@ def load(
     return result
 
 
+def response_rows(body: Any) -> int:
+    """Rows in an answer, to compare with the rows the floor's SQL returned."""
+    if isinstance(body, dict) and isinstance(body.get("data"), list):
+        return len(body["data"])
+    if isinstance(body, dict) and isinstance(body.get("points"), list):
+        return len(body["points"])
+    return 1
+
+
 def summarize(run: dict[str, Any]) -> dict[str, Any]:
     latencies = run["latencies"]
     return {
@@ -121,13 +134,12 @@ def run_api(ctx: Context) -> dict[str, Any]:
             bodies = {name: client.get(path, headers={"Authorization": f"Bearer {token}"})
                       for name, path in paths.items()}  # fmt: skip
         statuses = {name: response.status_code for name, response in bodies.items()}
-        serial = load(
-            api.url, token, list(paths.values()), sizes.floor_requests, sizes.api_seconds / 2, 1
-        )
+        targets = [HEALTH, *paths.values()]
+        serial = load(api.url, token, targets, sizes.floor_requests, sizes.api_seconds / 2, 1)
         concurrent = load(
             api.url,
             token,
-            list(paths.values()),
+            targets,
             sizes.api_requests,
             sizes.api_seconds,
             sizes.api_concurrency,
@@ -145,6 +157,17 @@ def run_api(ctx: Context) -> dict[str, Any]:
         "endpoints": {},
     }
     rows = []
+    health_serial, health_loaded = summarize(serial[HEALTH]), summarize(concurrent[HEALTH])
+    results["http_round_trip"] = {
+        "path": HEALTH,
+        "serial": health_serial,
+        "concurrent": health_loaded,
+    }
+    rows.append([
+        "(GET /health: HTTP only)", health_serial["p50_ms"], health_serial["p95_ms"],
+        health_serial["p99_ms"], None, None, health_loaded["p50_ms"], health_loaded["p95_ms"],
+        health_loaded["p99_ms"], health_loaded["throughput_rps"], health_loaded["errors"],
+    ])  # fmt: skip
     for name, path in paths.items():
         ours_serial = summarize(serial[path])
         ours_loaded = summarize(concurrent[path])
@@ -153,6 +176,7 @@ def run_api(ctx: Context) -> dict[str, Any]:
             "path": path,
             "status": statuses[name],
             "response_bytes": len(bodies[name].content),
+            "response_rows": response_rows(bodies[name].json()),
             "floor_rows": floor[name]["rows"],
             "serial": ours_serial,
             "concurrent": ours_loaded,

@@ -128,6 +128,17 @@ def stored_counts(database_url: str) -> dict[str, int]:
     return counts
 
 
+def type_finish_seconds(database_url: str) -> dict[str, float]:
+    """Seconds from the start of the latest run to the end of each type (the critical path)."""
+    with psycopg.connect(database_url) as conn:
+        rows = conn.execute(
+            """SELECT t.data_type, extract(epoch FROM t.finished_at - r.started_at)::float8
+               FROM sync_run_types AS t JOIN sync_runs AS r USING (run_id)
+               WHERE r.run_id = (SELECT max(run_id) FROM sync_runs)"""
+        ).fetchall()
+    return {str(name): round(float(seconds), 1) for name, seconds in rows if seconds is not None}
+
+
 def served_counts(ctx: Context) -> dict[str, int]:
     """What the sandbox serves for the history, counted in-process from the same logic
     (its own `Sandbox` over the same seed, clock and first day), independent of the pipeline."""
@@ -241,6 +252,7 @@ def run_backfill(ctx: Context) -> dict[str, Any]:
         "sandbox": sandbox_peak,
     }
     stored = stored_counts(url)
+    finished_after = type_finish_seconds(url)
     served = served_counts(ctx)
     minimum = minimum_requests(served)
     made = by_type(requests)
@@ -271,6 +283,7 @@ def run_backfill(ctx: Context) -> dict[str, Any]:
                 "stored": stored[name],
                 "requests": made.get(name, 0),
                 "minimum_requests": minimum[name],
+                "finished_after_seconds": finished_after.get(name),
             }
             for name in DATA_TYPES
         },
@@ -292,9 +305,16 @@ def run_backfill(ctx: Context) -> dict[str, Any]:
     )  # fmt: skip
     per_type = table(
         "backfill per data type",
-        ["data type", "served", "stored", "requests", "minimum"],
+        ["data type", "served", "stored", "requests", "minimum", "done after s"],
         [
-            [name, row["served"], row["stored"], row["requests"], row["minimum_requests"]]
+            [
+                name,
+                row["served"],
+                row["stored"],
+                row["requests"],
+                row["minimum_requests"],
+                row["finished_after_seconds"],
+            ]
             for name, row in results["per_type"].items()
         ],
     )

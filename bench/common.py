@@ -16,7 +16,7 @@ import platform
 import signal
 import subprocess
 import sys
-import threading
+import tempfile
 import time
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
@@ -26,8 +26,8 @@ from typing import Any
 import httpx
 import psycopg
 
-from myhealth.storage import migrate
 from myhealth.storage.local_cluster import LocalCluster, free_port
+from myhealth.storage.migrate import apply as apply_migrations
 
 RESULTS_DIR = Path(__file__).parent / "results"
 QUICK_RESULTS_DIR = RESULTS_DIR / "tmp"  # git-ignored: quick runs never replace the real numbers
@@ -134,7 +134,7 @@ class Databases:
         self.cluster.start()
         url = self.cluster.create_database(self.TEMPLATE)
         with psycopg.connect(url) as conn:
-            migrate.apply(conn)
+            apply_migrations(conn)
         return self
 
     def fresh(self, name: str) -> str:
@@ -288,41 +288,33 @@ class Finished:
 
 
 def run_measured(argv: Sequence[str], env: Mapping[str, str], timeout: float) -> Finished:
-    """Run a child to completion; its peak memory comes from os.wait4's rusage (ru_maxrss)."""
-    started = time.monotonic()
-    process = subprocess.Popen(
-        [sys.executable, *argv],
-        env={**base_env(), **env},
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-    )
-    timer = threading.Timer(timeout, process.kill)
-    timer.start()
-    output: dict[str, bytes] = {}
-
-    def drain(name: str, stream: Any) -> None:
-        output[name] = stream.read()
-
-    readers = [
-        threading.Thread(target=drain, args=("out", process.stdout)),
-        threading.Thread(target=drain, args=("err", process.stderr)),
-    ]
-    for reader in readers:
-        reader.start()
-    try:
-        _, status, usage = os.wait4(process.pid, 0)
-    finally:
-        timer.cancel()
-    seconds = time.monotonic() - started
-    process.returncode = os.waitstatus_to_exitcode(status)
-    for reader in readers:
-        reader.join()
+    """Run a Python child to completion through `bench/spawn.py`, which measures its wall time
+    and peak memory (os.wait4 rusage ru_maxrss) without inheriting ours."""
+    with tempfile.TemporaryDirectory(prefix="bench-spawn-") as scratch:
+        result_path = Path(scratch) / "result.json"
+        launcher = [sys.executable, "-S", str(Path(__file__).parent / "spawn.py")]
+        process = subprocess.Popen(
+            [*launcher, str(result_path), sys.executable, *argv],
+            env={**base_env(), **env},
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            start_new_session=True,  # a timeout kills the launcher and the child together
+        )
+        try:
+            stdout, stderr = process.communicate(timeout=timeout)
+        except subprocess.TimeoutExpired:
+            os.killpg(process.pid, signal.SIGKILL)
+            process.communicate()
+            raise RuntimeError(f"{' '.join(argv)} still running after {timeout:.0f} s") from None
+        if process.returncode != 0 or not result_path.exists():
+            raise RuntimeError(f"launcher failed: {stderr.decode(errors='replace')[-2000:]}")
+        result = json.loads(result_path.read_text())
     return Finished(
-        process.returncode,
-        seconds,
-        round(usage.ru_maxrss / 1024, 1),  # Linux: KiB
-        output.get("out", b"").decode(errors="replace"),
-        output.get("err", b"").decode(errors="replace"),
+        int(result["returncode"]),
+        float(result["seconds"]),
+        round(int(result["max_rss_kib"]) / 1024, 1),  # Linux: KiB
+        stdout.decode(errors="replace"),
+        stderr.decode(errors="replace"),
     )
 
 

@@ -69,7 +69,7 @@ def run_footprint(ctx: Context) -> dict[str, Any]:
     dbs = databases(ctx)
     empty_url = dbs.fresh("footprint")
     api_url = ctx.shared.get("backfilled_url", empty_url)
-    seconds = 3.0 if ctx.sizes.quick else 10.0
+    seconds = 1.5 if ctx.sizes.quick else 10.0
     starts = 1 if ctx.sizes.quick else 3
     logs = log_dir(ctx)
     services: dict[str, tuple[Callable[[], Service], Callable[[Context, Service, float], int]]] = {
@@ -89,7 +89,7 @@ def run_footprint(ctx: Context) -> dict[str, Any]:
             if attempt < starts - 1:
                 service.stop()
         with service:
-            time.sleep(1.0)
+            time.sleep(0.5 if ctx.sizes.quick else 1.0)
             idle = service.rss_mib
             requests = apply_load(ctx, service, seconds)
             loaded = service.rss_mib
