@@ -214,6 +214,7 @@ def copy_floor(dbs: Databases, source_url: str) -> dict[str, Any]:
                     buffer += chunk
             dumps[name] = (columns, bytes(buffer))
     target = dbs.fresh("copy_floor")
+    cpu_before = dbs.cpu_seconds()
     started = time.monotonic()
     with psycopg.connect(target) as conn:
         for name, (columns, data) in dumps.items():
@@ -225,8 +226,13 @@ def copy_floor(dbs: Databases, source_url: str) -> dict[str, Any]:
                     copy.write(data[offset : offset + (1 << 20)])
         conn.commit()
     seconds = time.monotonic() - started
+    postgres_cpu = dbs.cpu_seconds() - cpu_before
     megabytes = sum(len(data) for _, data in dumps.values()) / 1e6
-    return {"seconds": round(seconds, 3), "copied_megabytes": round(megabytes, 1)}
+    return {
+        "seconds": round(seconds, 3),
+        "postgres_cpu_seconds": round(postgres_cpu, 2),
+        "copied_megabytes": round(megabytes, 1),
+    }
 
 
 def backfilled(ctx: Context) -> str:
@@ -242,7 +248,11 @@ def run_backfill(ctx: Context) -> dict[str, Any]:
     dbs = databases(ctx)
     url = dbs.fresh("backfill")
     with pipeline(ctx, url) as (sandbox, processor):
+        cpu_before = processor.cpu_seconds, sandbox.cpu_seconds, dbs.cpu_seconds()
         finished, requests = collect(ctx, url, sandbox, processor)
+        processor_cpu = round(processor.cpu_seconds - cpu_before[0], 2)
+        sandbox_cpu = round(sandbox.cpu_seconds - cpu_before[1], 2)
+        postgres_cpu = round(dbs.cpu_seconds() - cpu_before[2], 2)
         processor_peak = processor.peak_mib
         sandbox_peak = sandbox.peak_mib
     ctx.shared["backfilled_url"] = url
@@ -272,10 +282,15 @@ def run_backfill(ctx: Context) -> dict[str, Any]:
         "oura_requests": sum(made.values()),
         "oura_requests_minimum": sum(minimum.values()),
         "collector_peak_rss_mib": finished.max_rss_mib,
+        "collector_cpu_seconds": finished.cpu_seconds,
+        "processor_cpu_seconds": processor_cpu,
+        "sandbox_cpu_seconds": sandbox_cpu,
+        "postgres_cpu_seconds": postgres_cpu,
         "processor_peak_rss_mib": processor_peak,
         "sandbox_peak_rss_mib": sandbox_peak,
         "floor_copy_seconds": floor["seconds"],
         "floor_copied_megabytes": floor["copied_megabytes"],
+        "floor_postgres_cpu_seconds": floor["postgres_cpu_seconds"],
         "ratio_to_floor": ratio(seconds, floor["seconds"]),
         "per_type": {
             name: {
@@ -299,6 +314,11 @@ def run_backfill(ctx: Context) -> dict[str, Any]:
             ["samples / s", results["samples_per_second"], None, None],
             ["Oura requests (minimum)", results["oura_requests"], results["oura_requests_minimum"],
              ratio(results["oura_requests"], results["oura_requests_minimum"])],
+            ["collector CPU, s", finished.cpu_seconds, None, None],
+            ["processor CPU, s", processor_cpu, None, None],
+            ["PostgreSQL CPU, s", postgres_cpu, floor["postgres_cpu_seconds"],
+             ratio(postgres_cpu, floor["postgres_cpu_seconds"])],
+            ["sandbox CPU (Oura's side), s", sandbox_cpu, None, None],
             ["collector peak RSS, MiB", finished.max_rss_mib, None, None],
             ["processor peak RSS, MiB", processor_peak, None, None],
         ],
@@ -361,6 +381,7 @@ def run_incremental(ctx: Context) -> dict[str, Any]:
         "oura_requests": requests_made,
         "documents_refetched": sum(counts.get("documents", {}).values()),
         "collector_peak_rss_mib": max(finished.max_rss_mib for finished, _ in runs),
+        "collector_cpu_seconds_median": sorted(f.cpu_seconds for f, _ in runs)[len(runs) // 2],
         "refetch_days": 7,
     }
     summary = table(
@@ -370,6 +391,7 @@ def run_incremental(ctx: Context) -> dict[str, Any]:
             ["wall time (median), s", median],
             ["Oura requests", requests_made],
             ["documents re-fetched", results["documents_refetched"]],
+            ["collector CPU (median), s", results["collector_cpu_seconds_median"]],
             ["collector peak RSS, MiB", results["collector_peak_rss_mib"]],
         ],
     )

@@ -55,7 +55,7 @@ class Sizes:
     @classmethod
     def for_mode(cls, quick: bool) -> Sizes:
         if quick:
-            return cls(True, 20, 3, 10.0, 40, 5.0, 4, 20, 120.0)
+            return cls(True, 20, 3, 10.0, 20, 2.0, 4, 10, 120.0)
         return cls(False, 5 * 365 + 1, 10, 30.0, 2000, 20.0, 8, 300, 900.0)
 
 
@@ -137,6 +137,23 @@ class Databases:
             apply_migrations(conn)
         return self
 
+    def cpu_seconds(self) -> float:
+        """CPU time of the whole PostgreSQL server so far: the postmaster, the backends that
+        ended (reaped into its cutime/cstime) and the live ones."""
+        postmaster = int((self.cluster.datadir / "postmaster.pid").read_text().split()[0])
+        total = 0.0
+        for stat in Path("/proc").glob("[0-9]*/stat"):
+            try:
+                fields = stat.read_text().rpartition(")")[2].split()
+            except OSError:
+                continue
+            pid = int(stat.parent.name)
+            if pid == postmaster:
+                total += sum(int(v) for v in fields[11:15])  # utime stime cutime cstime
+            elif int(fields[1]) == postmaster:
+                total += int(fields[11]) + int(fields[12])
+        return total / os.sysconf("SC_CLK_TCK")
+
     def fresh(self, name: str) -> str:
         """A new, migrated, empty database."""
         self._count += 1
@@ -212,6 +229,15 @@ class Service:
     def peak_mib(self) -> float | None:
         return mib(kib_field(self.process.pid, "VmHWM"))
 
+    @property
+    def cpu_seconds(self) -> float:
+        """User + system CPU time so far (/proc/<pid>/stat utime, stime)."""
+        try:
+            fields = Path(f"/proc/{self.process.pid}/stat").read_text().rpartition(")")[2].split()
+        except OSError:
+            return math.nan
+        return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
     def stop(self) -> None:
         if self.process.poll() is None:
             self.process.send_signal(signal.SIGINT)
@@ -283,6 +309,7 @@ class Finished:
     returncode: int
     seconds: float
     max_rss_mib: float
+    cpu_seconds: float
     stdout: str
     stderr: str
 
@@ -306,6 +333,10 @@ def run_measured(argv: Sequence[str], env: Mapping[str, str], timeout: float) ->
             os.killpg(process.pid, signal.SIGKILL)
             process.communicate()
             raise RuntimeError(f"{' '.join(argv)} still running after {timeout:.0f} s") from None
+        except BaseException:  # interrupted: never leave the child behind
+            os.killpg(process.pid, signal.SIGKILL)
+            process.wait()
+            raise
         if process.returncode != 0 or not result_path.exists():
             raise RuntimeError(f"launcher failed: {stderr.decode(errors='replace')[-2000:]}")
         result = json.loads(result_path.read_text())
@@ -313,6 +344,7 @@ def run_measured(argv: Sequence[str], env: Mapping[str, str], timeout: float) ->
         int(result["returncode"]),
         float(result["seconds"]),
         round(int(result["max_rss_kib"]) / 1024, 1),  # Linux: KiB
+        round(float(result["cpu_seconds"]), 2),
         stdout.decode(errors="replace"),
         stderr.decode(errors="replace"),
     )

@@ -4,7 +4,7 @@ Linux carries a process's max-RSS across exec, and a child made by fork/vfork st
 parent's: a collector spawned straight from the benchmark process would report the benchmark's
 own (large) memory as its `ru_maxrss`. This launcher is a bare interpreter (`-S`, stdlib only,
 a few MiB), so the child it forks and `os.wait4`s reports its own peak. The result (exit code,
-ru_maxrss in KiB, wall seconds) goes to RESULT.json; stdout/stderr pass straight through.
+ru_maxrss in KiB, wall and CPU seconds) goes to RESULT.json; stdout/stderr pass straight through.
 """
 
 import json
@@ -30,6 +30,7 @@ def main() -> None:
                 "returncode": os.waitstatus_to_exitcode(status),
                 "max_rss_kib": usage.ru_maxrss,
                 "seconds": seconds,
+                "cpu_seconds": usage.ru_utime + usage.ru_stime,
             },
             out,
         )
