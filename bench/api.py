@@ -102,6 +102,18 @@ def load(
     return result
 
 
+def merge(rounds: list[dict[str, Any]]) -> dict[str, Any]:
+    """One result per endpoint from several rounds: latencies pooled, counts added."""
+    merged: dict[str, Any] = {}
+    for result in rounds:
+        for key, run in result.items():
+            into = merged.setdefault(key, {**run, "latencies": [], "errors": 0, "seconds": 0.0})
+            into["latencies"] = into["latencies"] + run["latencies"]
+            into["errors"] += run.get("errors", 0)
+            into["seconds"] += run.get("seconds", 0.0)
+    return merged
+
+
 def response_rows(body: Any) -> int:
     """Rows in an answer, to compare with the rows the floor's SQL returned."""
     if isinstance(body, dict) and isinstance(body.get("data"), list):
@@ -119,7 +131,7 @@ def summarize(run: dict[str, Any]) -> dict[str, Any]:
         "p50_ms": round(percentile(latencies, 0.50) * 1000, 2),
         "p95_ms": round(percentile(latencies, 0.95) * 1000, 2),
         "p99_ms": round(percentile(latencies, 0.99) * 1000, 2),
-        "throughput_rps": round(len(latencies) / run["seconds"], 1) if "seconds" in run else None,
+        "throughput_rps": round(len(latencies) / run["seconds"], 1) if run.get("seconds") else None,
     }
 
 
@@ -135,7 +147,17 @@ def run_api(ctx: Context) -> dict[str, Any]:
                       for name, path in paths.items()}  # fmt: skip
         statuses = {name: response.status_code for name, response in bodies.items()}
         targets = [HEALTH, *paths.values()]
-        serial = load(api.url, token, targets, sizes.floor_requests, sizes.api_seconds / 2, 1)
+        # Ours one at a time and the floor alternate in rounds, so a change in the machine's
+        # load during the run weighs on both sides alike.
+        rounds = 1 if sizes.quick else 3
+        per_round = max(1, sizes.floor_requests // rounds)
+        seconds = sizes.api_seconds / 2 / rounds
+        serial_rounds, floor_rounds = [], []
+        for _ in range(rounds):
+            serial_rounds.append(load(api.url, token, targets, per_round, seconds, 1))
+            floor_rounds.append(asyncio.run(measure_floor(url, ctx.today, per_round, seconds)))
+        serial = merge(serial_rounds)
+        floor = merge(floor_rounds)
         concurrent = load(
             api.url,
             token,
@@ -147,7 +169,6 @@ def run_api(ctx: Context) -> dict[str, Any]:
         peak_rss = api.peak_mib
         loaded_rss = api.rss_mib
         startup = api.startup_seconds
-    floor = asyncio.run(measure_floor(url, ctx.today, sizes.floor_requests, sizes.api_seconds / 2))
     results: dict[str, Any] = {
         "concurrency": sizes.api_concurrency,
         "api_startup_seconds": round(startup, 3),
@@ -208,6 +229,7 @@ def run_api(ctx: Context) -> dict[str, Any]:
             "seconds_cap_per_endpoint": sizes.api_seconds,
             "concurrency": sizes.api_concurrency,
             "floor": "myhealth.api.queries.Reader over a 1-connection pool, sequential",
+            "serial_and_floor_rounds": 1 if sizes.quick else 3,
         },
         results=results,
         tables=[text],
