@@ -78,7 +78,9 @@ def test_api_answers_every_request_with_what_the_sql_returns(results_dir: Path) 
             assert endpoint[phase]["requests"] > 0, (name, phase)
             assert endpoint[phase]["errors"] == 0, (name, phase)
             assert endpoint[phase]["p50_ms"] <= endpoint[phase]["p99_ms"], (name, phase)
-    assert results["endpoints"]["sleep_90d"]["floor_rows"] == 20  # one row per day of history
+    # At most one row per day of history (today's night may not have ended yet).
+    assert 0 < results["endpoints"]["sleep_90d"]["floor_rows"] <= 20
+    assert results["http_round_trip"]["serial"]["errors"] == 0
 
 
 def test_footprint_measures_every_service(results_dir: Path) -> None:
