@@ -270,10 +270,22 @@ def _quarantine_payload(rejected: list[tuple[int, Any, Rejection]]) -> str:
     return json.dumps(rows, separators=(",", ":")).replace(_NUL, "\\ufffd")
 
 
-async def store_batch(
-    conn: AsyncConnection[Any], data_type: DataType, shape: TableShape, documents: Sequence[Any]
-) -> BatchResult:
-    """Validate and store one batch in one transaction; return the per-outcome counts."""
+@dataclass
+class PreparedBatch:
+    """A validated batch, ready to write: the CPU-bound half, run off the event loop."""
+
+    data_type: DataType
+    shape: TableShape
+    result: BatchResult
+    valid: list[_Valid]
+    unique: list[_Valid]
+    rejected: list[tuple[int, Any, Rejection]]
+    archive_payload: str
+    typed_payload: str
+
+
+def prepare(data_type: DataType, shape: TableShape, documents: Sequence[Any]) -> PreparedBatch:
+    """Validate, de-duplicate and serialise a batch (no database access)."""
     result = BatchResult(data_type.name, received=len(documents))
     valid, rejected = validate(data_type, shape, documents)
     archived = data_type.name != "heartrate"
@@ -292,7 +304,27 @@ async def store_batch(
         unique = _latest(valid)
         archive_payload, typed_payload = _payloads(archived, unique)
     result.rejected = [rejection for _, _, rejection in rejected]
+    return PreparedBatch(
+        data_type, shape, result, valid, unique, rejected, archive_payload, typed_payload
+    )
 
+
+async def store_batch(
+    conn: AsyncConnection[Any], data_type: DataType, shape: TableShape, documents: Sequence[Any]
+) -> BatchResult:
+    """Validate and store one batch in one transaction; return the per-outcome counts."""
+    return await write(conn, prepare(data_type, shape, documents))
+
+
+async def write(conn: AsyncConnection[Any], batch: PreparedBatch) -> BatchResult:
+    """Store a prepared batch in one transaction; return the per-outcome counts."""
+    data_type, result, unique, rejected = (
+        batch.data_type,
+        batch.result,
+        batch.unique,
+        batch.rejected,
+    )
+    archived = data_type.name != "heartrate"
     async with conn.transaction():
         # UTC for timestamps sent without an offset; a bound on lock waits and slow writes
         # (a cancelled statement is answered 503 and retried by the collector).
@@ -307,10 +339,10 @@ async def store_batch(
         archive_inserted: set[str] = set()
         archive_updated: set[str] = set()
         if archived:
-            cursor = await conn.execute(_ARCHIVE_UPSERT, (data_type.name, archive_payload))
+            cursor = await conn.execute(_ARCHIVE_UPSERT, (data_type.name, batch.archive_payload))
             for key, inserted in await cursor.fetchall():
                 (archive_inserted if inserted else archive_updated).add(key)
-        cursor = await conn.execute(_typed_upsert(shape), (typed_payload,))
+        cursor = await conn.execute(_typed_upsert(batch.shape), (batch.typed_payload,))
         typed_rows = await cursor.fetchall()
 
     if archived:
@@ -324,5 +356,5 @@ async def store_batch(
         result.inserted = sum(1 for _, inserted in typed_rows if inserted)
         result.updated = len(typed_rows) - result.inserted
     # Earlier duplicates of a key in the batch were superseded: they count as unchanged.
-    result.unchanged = len(valid) - result.inserted - result.updated
+    result.unchanged = len(batch.valid) - result.inserted - result.updated
     return result
