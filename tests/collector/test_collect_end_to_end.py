@@ -158,7 +158,7 @@ def test_two_year_backfill_then_an_identical_run_changes_nothing(
 def test_revised_days_and_a_new_day_are_stored_by_a_plain_run(
     stack: Stack, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    backfill = stack.today - dt.timedelta(days=20)
+    backfill = stack.today - dt.timedelta(days=10)
     stack.extra_env["OURA_BACKFILL_START"] = backfill.isoformat()
     assert stack.collect("--start-date", backfill.isoformat()) == 0
     before = snapshot(stack)
@@ -202,11 +202,11 @@ def wait_for(condition: Any, timeout: float = 30.0) -> None:
 def test_processor_stopped_mid_run_then_the_next_run_completes(
     stack: Stack, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    backfill = stack.today - dt.timedelta(days=90)
+    backfill = stack.today - dt.timedelta(days=30)
     stack.extra_env.update(
         OURA_BACKFILL_START=backfill.isoformat(), COLLECT_CONCURRENCY="1", COLLECT_BATCH_SIZE="20"
     )
-    stack.sandbox_control("faults", {"page_size": 20, "delay_ms": 20})
+    stack.sandbox_control("faults", {"page_size": 10, "delay_ms": 20})
     names = DAILY
     codes: list[int] = []
     run = threading.Thread(
@@ -243,7 +243,7 @@ def test_processor_stopped_mid_run_then_the_next_run_completes(
 def test_rate_limits_server_errors_and_invalid_documents_do_not_fail_the_run(
     stack: Stack, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    start = stack.today - dt.timedelta(days=60)
+    start = stack.today - dt.timedelta(days=20)
     heart_start = stack.today - dt.timedelta(days=3)
     names = ["daily_activity", "daily_sleep", "sleep", "workout", "tag", "heartrate"]
     stack.sandbox_control(
@@ -252,7 +252,7 @@ def test_rate_limits_server_errors_and_invalid_documents_do_not_fail_the_run(
             "rate_limit_every": 4,
             "retry_after": 0,
             "error_burst": 3,
-            "page_size": 15,
+            "page_size": 5,
             "heartrate_page_size": 200,
             "invalid_documents": 1,
         },
