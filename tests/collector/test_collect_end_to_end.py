@@ -314,3 +314,48 @@ def test_a_run_started_while_another_runs_is_refused(
     first.join(30)
     assert codes == [0]
     assert query(stack, "SELECT run_id, status FROM sync_runs") == [(1, "succeeded")]
+
+
+@pytest.mark.parametrize(
+    ("faults", "failing", "code"),
+    [
+        pytest.param(
+            {"strict_auth": True},
+            ["daily_sleep", "sleep", "tag"],
+            "reauthentication_required",
+            id="token-refused",
+        ),
+        pytest.param(
+            {"forbidden": True},
+            ["daily_sleep", "sleep", "tag"],
+            "access_forbidden",
+            id="membership-lapsed",
+        ),
+        pytest.param(
+            {"repeat_next_token": ["sleep"], "page_size": 2},
+            ["sleep"],
+            "pagination_error",
+            id="next-token-cycle",
+        ),
+    ],
+)
+def test_oura_refusals_fail_the_types_and_keep_their_checkpoints(
+    stack: Stack,
+    capsys: pytest.CaptureFixture[str],
+    faults: dict[str, Any],
+    failing: list[str],
+    code: str,
+) -> None:
+    names = ["daily_sleep", "sleep", "tag"]
+    start = stack.today - dt.timedelta(days=5)
+    stack.sandbox_control("faults", faults)
+
+    assert stack.collect("--data-types", ",".join(names), "--start-date", start.isoformat()) == 1
+
+    err = capsys.readouterr().err
+    for name in failing:
+        assert f"\n  {name}: {code}: " in err
+    assert checkpoints(stack) == dict.fromkeys(set(names) - set(failing), stack.today)
+    [(status, counts)] = query(stack, "SELECT status, counts FROM sync_runs")
+    assert status == "failed"
+    assert counts["reauth_required"] is (code == "reauthentication_required")
