@@ -238,3 +238,24 @@ def test_empty_batch(client: httpx.Client) -> None:
         "unchanged": 0,
         "rejected": [],
     }
+
+
+def test_nul_characters_are_rejected_not_fatal(
+    client: httpx.Client, db: psycopg.Connection
+) -> None:
+    """PostgreSQL cannot store U+0000 in text or jsonb: such a document is quarantined (with
+    the NUL replaced) instead of failing the whole batch; a literal backslash-u text is fine."""
+    [document, *_] = example_documents("tag")
+    with_nul = {**document, "id": "nul", "text": "bad\u0000text"}
+    literal = {**document, "id": "literal", "text": "a literal \\u0000 is just text"}
+
+    result = ingest(client, "tag", [document, with_nul, literal])
+
+    assert result["inserted"] == 2
+    assert [(r["index"], r["id"]) for r in result["rejected"]] == [(1, "nul")]
+    assert "NUL" in result["rejected"][0]["error"]
+    assert count(db, "SELECT count(*) FROM tags") == 2
+    assert db.execute("SELECT text FROM tags WHERE id = 'literal'").fetchone() == (literal["text"],)
+    assert db.execute("SELECT document ->> 'text' FROM quarantined_documents").fetchone() == (
+        "bad\ufffdtext",
+    )

@@ -33,7 +33,7 @@ SELECT data_type,
        (SELECT max(day) FROM oura_documents d WHERE d.data_type = types.data_type)
 FROM unnest(%s::text[]) AS types(data_type)
 UNION ALL
-SELECT 'heartrate', (SELECT max("timestamp") FROM heart_rate)::date
+SELECT 'heartrate', ((SELECT max("timestamp") FROM heart_rate) AT TIME ZONE 'UTC')::date
 """
 _LAST_SUCCESS = """
 SELECT data_type, extract(epoch FROM max(finished_at))::float8

@@ -9,11 +9,12 @@
 
 from __future__ import annotations
 
+import asyncio
 import datetime as dt
 import hmac
 import json
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Annotated, Any, NoReturn
 
 import psycopg
@@ -49,7 +50,6 @@ class ProcessorState:
     db_metrics: DatabaseMetrics
     shapes: dict[str, writer.TableShape] | None = None
     draining: bool = False
-    extra: dict[str, Any] = field(default_factory=dict)
 
 
 def get_state(request: Request) -> ProcessorState:
@@ -60,8 +60,11 @@ def get_state(request: Request) -> ProcessorState:
 State = Annotated[ProcessorState, Depends(get_state)]
 
 
-def _refuse(state: ProcessorState, status: int, reason: str, detail: str) -> NoReturn:
-    state.ingest_metrics.requests_rejected.labels(reason).inc()
+def _refuse(
+    state: ProcessorState, status: int, reason: str, detail: str, *, count: bool = True
+) -> NoReturn:
+    if count:  # myhealth_ingest_requests_rejected_total is about ingest requests only
+        state.ingest_metrics.requests_rejected.labels(reason).inc()
     headers = {"WWW-Authenticate": "Bearer"} if status == 401 else None
     raise HTTPException(status_code=status, detail=detail, headers=headers)
 
@@ -71,11 +74,12 @@ def require_token(request: Request, state: State) -> None:
     expected = state.settings.INGEST_TOKEN
     if expected is None:
         return
+    is_ingest = request.method == "POST"
     scheme, _, presented = request.headers.get("authorization", "").partition(" ")
     if scheme.lower() != "bearer" or not presented.strip():
-        _refuse(state, 401, "unauthorized", "missing bearer token")
+        _refuse(state, 401, "unauthorized", "missing bearer token", count=is_ingest)
     if not hmac.compare_digest(presented.strip().encode(), expected.get_secret_value().encode()):
-        _refuse(state, 401, "unauthorized", "invalid bearer token")
+        _refuse(state, 401, "unauthorized", "invalid bearer token", count=is_ingest)
 
 
 async def _read_body(request: Request, state: ProcessorState) -> bytes:
@@ -147,14 +151,17 @@ def add_routes(app: FastAPI) -> None:
     @app.post("/api/v1/ingest", dependencies=token)
     async def ingest(request: Request, state: State) -> dict[str, Any]:
         body = await _read_body(request, state)
-        data_type, documents = _parse_batch(body, state)
+        # Parsing and validating thousands of documents is CPU work: off the event loop, so
+        # probes and other requests are answered meanwhile.
+        data_type, documents = await asyncio.to_thread(_parse_batch, body, state)
         started = time.perf_counter()
         try:
             shapes = await _shapes(state)
+            batch = await asyncio.to_thread(
+                writer.prepare, data_type, shapes[data_type.name], documents
+            )
             async with state.pool.connection(timeout=POOL_WAIT_SECONDS) as conn:
-                result = await writer.store_batch(
-                    conn, data_type, shapes[data_type.name], documents
-                )
+                result = await writer.write(conn, batch)
         except DATABASE_ERRORS:
             state.ingest_metrics.requests_rejected.labels("database").inc()
             raise

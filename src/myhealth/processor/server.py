@@ -45,7 +45,8 @@ def create_app(
     settings: ProcessorSettings, *, pool: AsyncConnectionPool[Any] | None = None
 ) -> FastAPI:
     """The processor app. The pool is opened by the app's lifespan (not waiting for the
-    database: `/ready` reports it) and closed on shutdown."""
+    database: `/ready` reports it) and closed on shutdown, so whoever drives the app without
+    a server (httpx.ASGITransport) runs `app.router.lifespan_context(app)` around it."""
     pool = pool or create_pool(settings.database_url, max_size=POOL_MAX_SIZE, name=SERVICE)
     registry = new_registry(SERVICE)
     http_metrics = HttpMetrics(registry, SERVICE)

@@ -79,9 +79,9 @@ class TableShape:
 @dataclass(frozen=True)
 class _Valid:
     index: int
-    key: str
-    raw: dict[str, Any]
-    json_raw: str
+    identity: tuple[Any, ...]  # the typed table's key values: what duplicates are judged by
+    key: str  # the archive id ("" for heart rate, which is not archived)
+    raw: Any
     row: dict[str, Any]
     day: dt.date | None
 
@@ -126,13 +126,12 @@ def _best_effort_id(data_type: DataType, raw: Any) -> str | None:
     return "|".join(str(part) for part in parts)
 
 
-def _out_of_range(shape: TableShape, row: dict[str, Any]) -> str | None:
-    for column, sql_type in shape.columns:
+def _out_of_range(int_columns: Sequence[str], row: dict[str, Any]) -> str | None:
+    low, high = _INT32
+    for column in int_columns:
         value = row.get(column)
-        if sql_type in _INT_TYPES and isinstance(value, int):
-            low, high = _INT32
-            if not low <= value <= high:
-                return f"{column} is out of range for a 32-bit integer"
+        if isinstance(value, int) and not low <= value <= high:
+            return f"{column} is out of range for a 32-bit integer"
     return None
 
 
@@ -142,25 +141,23 @@ def validate(
     """Split a batch into valid documents (with their typed row) and rejections."""
     valid: list[_Valid] = []
     rejected: list[tuple[int, Any, Rejection]] = []
-    names = shape.names
+    include = set(shape.names)
+    int_columns = [name for name, sql_type in shape.columns if sql_type in _INT_TYPES]
+    archived = data_type.name != "heartrate"
     for index, raw in enumerate(documents):
         try:
             document = models.parse(data_type.name, raw)
-            row = document.model_dump(mode="json", include=set(names))
-            json_raw = json.dumps(raw, separators=(",", ":"), allow_nan=False)
-            if "\\u0000" in json_raw:
-                raise models.InvalidDocument(
-                    "contains a NUL character (\\u0000), which PostgreSQL cannot store"
-                )
-            if problem := _out_of_range(shape, row):
+            row = document.model_dump(mode="json", include=include)
+            if problem := _out_of_range(int_columns, row):
                 raise models.InvalidDocument(problem)
         except models.InvalidDocument as exc:
             rejection = Rejection(index, _best_effort_id(data_type, raw), str(exc))
             rejected.append((index, raw, rejection))
             continue
-        key = models.document_key(data_type.name, document)
-        day = models.document_day(data_type.name, document)
-        valid.append(_Valid(index, key, raw, json_raw, row, day))
+        identity = tuple(getattr(document, field) for field in data_type.key)
+        key = models.document_key(data_type.name, document) if archived else ""
+        day = models.document_day(data_type.name, document) if archived else None
+        valid.append(_Valid(index, identity, key, raw, row, day))
     return valid, rejected
 
 
@@ -221,46 +218,113 @@ FROM jsonb_to_recordset(%s::jsonb) AS incoming(document_id text, document jsonb,
 """
 
 
-def _json_array(items: Sequence[str]) -> str:
-    return "[" + ",".join(items) + "]"
+_NUL = "\\u0000"  # how json.dumps writes U+0000, which PostgreSQL text and jsonb refuse
+_NUL_REASON = "contains a NUL character (\\u0000), which PostgreSQL cannot store"
 
 
-def _archive_row(doc: _Valid) -> str:
-    # The raw document is spliced in as already-serialised JSON: it is stored as received.
-    key = json.dumps(doc.key)
-    day = json.dumps(doc.day.isoformat() if doc.day else None)
-    return f'{{"id":{key},"day":{day},"document":{doc.json_raw}}}'
+def _has_nul(value: Any) -> bool:
+    if isinstance(value, str):
+        return "\x00" in value
+    if isinstance(value, dict):
+        return any(_has_nul(k) or _has_nul(v) for k, v in value.items())
+    if isinstance(value, list):
+        return any(_has_nul(item) for item in value)
+    return False
+
+
+def _latest(valid: list[_Valid]) -> list[_Valid]:
+    """One document per key, the last one of the batch; in key order, so concurrent batches
+    with overlapping keys lock rows in the same order and cannot deadlock each other."""
+    latest: dict[tuple[Any, ...], _Valid] = {}
+    for document in valid:
+        latest[document.identity] = document
+    return [latest[identity] for identity in sorted(latest)]
+
+
+def _payloads(archived: bool, unique: list[_Valid]) -> tuple[str, str]:
+    archive = (
+        json.dumps(
+            [
+                {
+                    "id": doc.key,
+                    "day": doc.day.isoformat() if doc.day else None,
+                    "document": doc.raw,
+                }
+                for doc in unique
+            ],
+            separators=(",", ":"),
+        )
+        if archived
+        else "[]"
+    )
+    typed = json.dumps([doc.row for doc in unique], separators=(",", ":"))
+    return archive, typed
 
 
 def _quarantine_payload(rejected: list[tuple[int, Any, Rejection]]) -> str:
-    rows = []
-    for _, raw, rejection in rejected:
-        try:
-            document = json.dumps(raw, allow_nan=False).replace("\\u0000", "\\ufffd")
-        except (TypeError, ValueError):
-            document = json.dumps(repr(raw))
-        document_id, reason = json.dumps(rejection.id), json.dumps(rejection.error)
-        rows.append(f'{{"document_id":{document_id},"reason":{reason},"document":{document}}}')
-    return _json_array(rows)
+    rows = [
+        {"document_id": rejection.id, "reason": rejection.error, "document": raw}
+        for _, raw, rejection in rejected
+    ]
+    # The quarantine keeps what it can: a NUL becomes U+FFFD there, nowhere else.
+    return json.dumps(rows, separators=(",", ":")).replace(_NUL, "\\ufffd")
+
+
+@dataclass
+class PreparedBatch:
+    """A validated batch, ready to write: the CPU-bound half, run off the event loop."""
+
+    data_type: DataType
+    shape: TableShape
+    result: BatchResult
+    valid: list[_Valid]
+    unique: list[_Valid]
+    rejected: list[tuple[int, Any, Rejection]]
+    archive_payload: str
+    typed_payload: str
+
+
+def prepare(data_type: DataType, shape: TableShape, documents: Sequence[Any]) -> PreparedBatch:
+    """Validate, de-duplicate and serialise a batch (no database access)."""
+    result = BatchResult(data_type.name, received=len(documents))
+    valid, rejected = validate(data_type, shape, documents)
+    archived = data_type.name != "heartrate"
+    unique = _latest(valid)
+    archive_payload, typed_payload = _payloads(archived, unique)
+    if _NUL in archive_payload or _NUL in typed_payload:  # rare: find the culprits
+        clean = []
+        for doc in valid:
+            if _has_nul(doc.raw):
+                rejection = Rejection(doc.index, _best_effort_id(data_type, doc.raw), _NUL_REASON)
+                rejected.append((doc.index, doc.raw, rejection))
+            else:
+                clean.append(doc)
+        rejected.sort(key=lambda item: item[0])
+        valid = clean
+        unique = _latest(valid)
+        archive_payload, typed_payload = _payloads(archived, unique)
+    result.rejected = [rejection for _, _, rejection in rejected]
+    return PreparedBatch(
+        data_type, shape, result, valid, unique, rejected, archive_payload, typed_payload
+    )
 
 
 async def store_batch(
     conn: AsyncConnection[Any], data_type: DataType, shape: TableShape, documents: Sequence[Any]
 ) -> BatchResult:
     """Validate and store one batch in one transaction; return the per-outcome counts."""
-    result = BatchResult(data_type.name, received=len(documents))
-    valid, rejected = validate(data_type, shape, documents)
-    result.rejected = [rejection for _, _, rejection in rejected]
+    return await write(conn, prepare(data_type, shape, documents))
 
-    # Last occurrence of a key wins; earlier duplicates in the batch count as unchanged.
-    latest: dict[str, _Valid] = {}
-    for document in valid:
-        latest[document.key] = document
-    # Rows go in key order, so concurrent batches with overlapping keys lock rows in the same
-    # order and cannot deadlock each other.
-    unique = [latest[key] for key in sorted(latest)]
+
+async def write(conn: AsyncConnection[Any], batch: PreparedBatch) -> BatchResult:
+    """Store a prepared batch in one transaction; return the per-outcome counts."""
+    data_type, result, unique, rejected = (
+        batch.data_type,
+        batch.result,
+        batch.unique,
+        batch.rejected,
+    )
     archived = data_type.name != "heartrate"
-
     async with conn.transaction():
         # UTC for timestamps sent without an offset; a bound on lock waits and slow writes
         # (a cancelled statement is answered 503 and retried by the collector).
@@ -275,12 +339,10 @@ async def store_batch(
         archive_inserted: set[str] = set()
         archive_updated: set[str] = set()
         if archived:
-            payload = _json_array([_archive_row(doc) for doc in unique])
-            cursor = await conn.execute(_ARCHIVE_UPSERT, (data_type.name, payload))
+            cursor = await conn.execute(_ARCHIVE_UPSERT, (data_type.name, batch.archive_payload))
             for key, inserted in await cursor.fetchall():
                 (archive_inserted if inserted else archive_updated).add(key)
-        typed_payload = json.dumps([doc.row for doc in unique], separators=(",", ":"))
-        cursor = await conn.execute(_typed_upsert(shape), (typed_payload,))
+        cursor = await conn.execute(_typed_upsert(batch.shape), (batch.typed_payload,))
         typed_rows = await cursor.fetchall()
 
     if archived:
@@ -293,5 +355,6 @@ async def store_batch(
     else:
         result.inserted = sum(1 for _, inserted in typed_rows if inserted)
         result.updated = len(typed_rows) - result.inserted
-    result.unchanged = len(valid) - result.inserted - result.updated
+    # Earlier duplicates of a key in the batch were superseded: they count as unchanged.
+    result.unchanged = len(batch.valid) - result.inserted - result.updated
     return result
