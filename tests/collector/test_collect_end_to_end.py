@@ -7,6 +7,7 @@ import datetime as dt
 import math
 import threading
 import time
+from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
 import psycopg
@@ -35,10 +36,13 @@ def assert_stored(
 ) -> dict[str, list[dict[str, Any]]]:
     """The archive and typed tables hold exactly what the sandbox serves for the window;
     returns what the sandbox served."""
-    everything = {}
+    # Fetched in parallel: the sandbox (another process) generates while this one parses.
+    with ThreadPoolExecutor(4) as pool:
+        fetched = pool.map(lambda n: served(stack.sandbox_url, n, start, end, TIMEZONE), names)
+        everything = dict(zip(names, fetched, strict=True))
     for name in names:
         data_type = DATA_TYPES[name]
-        expected = everything[name] = served(stack.sandbox_url, name, start, end, TIMEZONE)
+        expected = everything[name]
         if name == "heartrate":
             rows = query(stack, 'SELECT "timestamp", source, bpm FROM heart_rate')
             stored = sorted((ts, source, bpm) for ts, source, bpm in rows)
@@ -234,7 +238,8 @@ def test_processor_stopped_mid_run_then_the_next_run_completes(
     assert error.count("processor_unavailable") == len(failed)
 
     stack.start_processor()
-    assert stack.collect("--data-types", ",".join(names)) == 0
+    stack.sandbox_control("faults", {"page_size": 100, "delay_ms": 0})
+    assert stack.collect("--data-types", ",".join(names), COLLECT_CONCURRENCY="4") == 0
 
     assert_stored(stack, names, backfill, stack.today)
     assert checkpoints(stack) == dict.fromkeys(names, stack.today)
