@@ -15,8 +15,8 @@ import pytest
 
 from myhealth.oura.catalog import ALL_NAMES, DATA_TYPES
 
-from .conftest import TIMEZONE, Stack
 from .expected import activity_metrics, readiness_metrics, served, sleep_metrics
+from .support import TIMEZONE, Stack
 
 DAILY = [name for name in ALL_NAMES if name != "heartrate"]
 DAY = dt.timedelta(days=1)
