@@ -2,7 +2,7 @@
 
 Types run concurrently up to `COLLECT_CONCURRENCY` (heart rate, the slowest, starts first).
 Within a type, fetching and sending overlap: the Oura client's pages go into batches of
-`COLLECT_BATCH_SIZE` documents on a short queue that the sender drains, so a multi-year
+`COLLECT_BATCH_SIZE` documents on a short queue that two senders drain, so a multi-year
 backfill streams instead of piling up in memory. A type succeeds only when the processor
 acknowledged every batch; only then does its checkpoint move (forward only). A failing type
 never stops the others.
@@ -159,8 +159,10 @@ class Runner:
         except Exception as exc:
             # Nothing would be acknowledged: fail every type without spending Oura requests.
             error = describe_failure(exc)
+            code = error_code(exc)
             outcomes = [
-                TypeOutcome(plan.data_type.name, plan.window, error=error) for plan in plans
+                TypeOutcome(plan.data_type.name, plan.window, error=error, error_code=code)
+                for plan in plans
             ]
             for plan, outcome in zip(plans, outcomes, strict=True):
                 await self._record(plan, outcome)
