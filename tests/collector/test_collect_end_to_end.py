@@ -364,3 +364,20 @@ def test_oura_refusals_fail_the_types_and_keep_their_checkpoints(
     [(status, counts)] = query(stack, "SELECT status, counts FROM sync_runs")
     assert status == "failed"
     assert counts["reauth_required"] is (code == "reauthentication_required")
+
+
+def test_a_wrong_ingest_token_is_a_refusal_not_a_retry(
+    stack: Stack, capsys: pytest.CaptureFixture[str]
+) -> None:
+    start = stack.today - dt.timedelta(days=3)
+
+    code = stack.collect(
+        "--data-types", "daily_sleep,sleep", "--start-date", start.isoformat(), INGEST_TOKEN="wrong"
+    )
+
+    assert code == 1
+    err = capsys.readouterr().err
+    for name in ("daily_sleep", "sleep"):
+        assert f"\n  {name}: processor_refused: processor refused the batch: HTTP 401" in err
+    assert "check INGEST_TOKEN" in err
+    assert checkpoints(stack) == {}
