@@ -7,6 +7,7 @@ import datetime as dt
 import math
 import threading
 import time
+from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
 import psycopg
@@ -14,8 +15,8 @@ import pytest
 
 from myhealth.oura.catalog import ALL_NAMES, DATA_TYPES
 
-from .conftest import TIMEZONE, Stack
 from .expected import activity_metrics, readiness_metrics, served, sleep_metrics
+from .support import TIMEZONE, Stack
 
 DAILY = [name for name in ALL_NAMES if name != "heartrate"]
 DAY = dt.timedelta(days=1)
@@ -35,10 +36,13 @@ def assert_stored(
 ) -> dict[str, list[dict[str, Any]]]:
     """The archive and typed tables hold exactly what the sandbox serves for the window;
     returns what the sandbox served."""
-    everything = {}
+    # Fetched in parallel: the sandbox (another process) generates while this one parses.
+    with ThreadPoolExecutor(4) as pool:
+        fetched = pool.map(lambda n: served(stack.sandbox_url, n, start, end, TIMEZONE), names)
+        everything = dict(zip(names, fetched, strict=True))
     for name in names:
         data_type = DATA_TYPES[name]
-        expected = everything[name] = served(stack.sandbox_url, name, start, end, TIMEZONE)
+        expected = everything[name]
         if name == "heartrate":
             rows = query(stack, 'SELECT "timestamp", source, bpm FROM heart_rate')
             stored = sorted((ts, source, bpm) for ts, source, bpm in rows)
@@ -158,7 +162,7 @@ def test_two_year_backfill_then_an_identical_run_changes_nothing(
 def test_revised_days_and_a_new_day_are_stored_by_a_plain_run(
     stack: Stack, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    backfill = stack.today - dt.timedelta(days=20)
+    backfill = stack.today - dt.timedelta(days=10)
     stack.extra_env["OURA_BACKFILL_START"] = backfill.isoformat()
     assert stack.collect("--start-date", backfill.isoformat()) == 0
     before = snapshot(stack)
@@ -202,11 +206,11 @@ def wait_for(condition: Any, timeout: float = 30.0) -> None:
 def test_processor_stopped_mid_run_then_the_next_run_completes(
     stack: Stack, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    backfill = stack.today - dt.timedelta(days=90)
+    backfill = stack.today - dt.timedelta(days=30)
     stack.extra_env.update(
         OURA_BACKFILL_START=backfill.isoformat(), COLLECT_CONCURRENCY="1", COLLECT_BATCH_SIZE="20"
     )
-    stack.sandbox_control("faults", {"page_size": 20, "delay_ms": 20})
+    stack.sandbox_control("faults", {"page_size": 10, "delay_ms": 20})
     names = DAILY
     codes: list[int] = []
     run = threading.Thread(
@@ -234,7 +238,8 @@ def test_processor_stopped_mid_run_then_the_next_run_completes(
     assert error.count("processor_unavailable") == len(failed)
 
     stack.start_processor()
-    assert stack.collect("--data-types", ",".join(names)) == 0
+    stack.sandbox_control("faults", {"page_size": 100, "delay_ms": 0})
+    assert stack.collect("--data-types", ",".join(names), COLLECT_CONCURRENCY="4") == 0
 
     assert_stored(stack, names, backfill, stack.today)
     assert checkpoints(stack) == dict.fromkeys(names, stack.today)
@@ -243,7 +248,7 @@ def test_processor_stopped_mid_run_then_the_next_run_completes(
 def test_rate_limits_server_errors_and_invalid_documents_do_not_fail_the_run(
     stack: Stack, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    start = stack.today - dt.timedelta(days=60)
+    start = stack.today - dt.timedelta(days=20)
     heart_start = stack.today - dt.timedelta(days=3)
     names = ["daily_activity", "daily_sleep", "sleep", "workout", "tag", "heartrate"]
     stack.sandbox_control(
@@ -252,7 +257,7 @@ def test_rate_limits_server_errors_and_invalid_documents_do_not_fail_the_run(
             "rate_limit_every": 4,
             "retry_after": 0,
             "error_burst": 3,
-            "page_size": 15,
+            "page_size": 5,
             "heartrate_page_size": 200,
             "invalid_documents": 1,
         },
@@ -314,3 +319,65 @@ def test_a_run_started_while_another_runs_is_refused(
     first.join(30)
     assert codes == [0]
     assert query(stack, "SELECT run_id, status FROM sync_runs") == [(1, "succeeded")]
+
+
+@pytest.mark.parametrize(
+    ("faults", "failing", "code"),
+    [
+        pytest.param(
+            {"strict_auth": True},
+            ["daily_sleep", "sleep", "tag"],
+            "reauthentication_required",
+            id="token-refused",
+        ),
+        pytest.param(
+            {"forbidden": True},
+            ["daily_sleep", "sleep", "tag"],
+            "access_forbidden",
+            id="membership-lapsed",
+        ),
+        pytest.param(
+            {"repeat_next_token": ["sleep"], "page_size": 2},
+            ["sleep"],
+            "pagination_error",
+            id="next-token-cycle",
+        ),
+    ],
+)
+def test_oura_refusals_fail_the_types_and_keep_their_checkpoints(
+    stack: Stack,
+    capsys: pytest.CaptureFixture[str],
+    faults: dict[str, Any],
+    failing: list[str],
+    code: str,
+) -> None:
+    names = ["daily_sleep", "sleep", "tag"]
+    start = stack.today - dt.timedelta(days=5)
+    stack.sandbox_control("faults", faults)
+
+    assert stack.collect("--data-types", ",".join(names), "--start-date", start.isoformat()) == 1
+
+    err = capsys.readouterr().err
+    for name in failing:
+        assert f"\n  {name}: {code}: " in err
+    assert checkpoints(stack) == dict.fromkeys(set(names) - set(failing), stack.today)
+    [(status, counts)] = query(stack, "SELECT status, counts FROM sync_runs")
+    assert status == "failed"
+    assert counts["reauth_required"] is (code == "reauthentication_required")
+
+
+def test_a_wrong_ingest_token_is_a_refusal_not_a_retry(
+    stack: Stack, capsys: pytest.CaptureFixture[str]
+) -> None:
+    start = stack.today - dt.timedelta(days=3)
+
+    code = stack.collect(
+        "--data-types", "daily_sleep,sleep", "--start-date", start.isoformat(), INGEST_TOKEN="wrong"
+    )
+
+    assert code == 1
+    err = capsys.readouterr().err
+    for name in ("daily_sleep", "sleep"):
+        assert f"\n  {name}: processor_refused: processor refused the batch: HTTP 401" in err
+    assert "check INGEST_TOKEN" in err
+    assert checkpoints(stack) == {}

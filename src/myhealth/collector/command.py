@@ -19,6 +19,8 @@ import time
 from collections.abc import Mapping, Sequence
 from typing import Any
 
+import psycopg
+
 from myhealth.collector import state
 from myhealth.collector.ingest import ProcessorClient
 from myhealth.collector.planning import check_explicit, plan_window
@@ -60,15 +62,21 @@ def command(args: argparse.Namespace, environ: Mapping[str, str]) -> int:
     configure("collector", settings.LOG_LEVEL)
     bars = not getattr(args, "no_progress", False) and sys.stderr.isatty()
     progress: Progress = BarProgress() if bars else LogProgress()
-    return asyncio.run(
-        collect(
-            settings,
-            data_types,
-            start=args.start_date,
-            end=args.end_date,
-            progress=progress,
+    try:
+        return asyncio.run(
+            collect(
+                settings,
+                data_types,
+                start=args.start_date,
+                end=args.end_date,
+                progress=progress,
+            )
         )
-    )
+    except psycopg.Error as exc:
+        # The bookkeeping connection failed mid-run: one line, not a traceback. Checkpoints
+        # only move in their own transactions, so nothing is half-recorded.
+        reason = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+        raise UserFacingError(f"database error during the run: {reason}") from None
 
 
 async def collect(
@@ -137,6 +145,7 @@ async def collect(
                 counts = run_counts(outcomes, oura.stats)
         except BaseException as exc:
             error = state.INTERRUPTED if not isinstance(exc, Exception) else f"crashed: {exc!r}"
+            counts = counts or run_counts(outcomes, oura.stats)
             await asyncio.shield(
                 state.finish_run(conn, run_id, succeeded=False, counts=counts, error=error)
             )

@@ -2,7 +2,7 @@
 
 Types run concurrently up to `COLLECT_CONCURRENCY` (heart rate, the slowest, starts first).
 Within a type, fetching and sending overlap: the Oura client's pages go into batches of
-`COLLECT_BATCH_SIZE` documents on a short queue that the sender drains, so a multi-year
+`COLLECT_BATCH_SIZE` documents on a short queue that two senders drain, so a multi-year
 backfill streams instead of piling up in memory. A type succeeds only when the processor
 acknowledged every batch; only then does its checkpoint move (forward only). A failing type
 never stops the others.
@@ -30,6 +30,12 @@ from myhealth.platform.logging import get_logger
 log = get_logger("myhealth.collector")
 
 QUEUED_BATCHES = 2  # batches fetched ahead of the processor: enough to overlap, little memory
+# Batches of one type in flight to the processor at once: one is being written while the next
+# is on the wire (the processor's upserts are safe against overlapping concurrent batches).
+SENDERS_PER_TYPE = 2
+# Heart-rate samples are ~90 bytes against kilobytes for a daily document, so their batches
+# hold this many times COLLECT_BATCH_SIZE (500 → 5,000 samples, about 450 KB a request).
+HEARTRATE_BATCH_FACTOR = 10
 
 # What a user should do about failures whose message does not already say it (the Oura
 # client's 401/403/426 messages do); docs/troubleshooting.md has the detail.
@@ -153,8 +159,10 @@ class Runner:
         except Exception as exc:
             # Nothing would be acknowledged: fail every type without spending Oura requests.
             error = describe_failure(exc)
+            code = error_code(exc)
             outcomes = [
-                TypeOutcome(plan.data_type.name, plan.window, error=error) for plan in plans
+                TypeOutcome(plan.data_type.name, plan.window, error=error, error_code=code)
+                for plan in plans
             ]
             for plan, outcome in zip(plans, outcomes, strict=True):
                 await self._record(plan, outcome)
@@ -201,22 +209,25 @@ class Runner:
 
     async def _stream(self, plan: TypePlan, outcome: TypeOutcome) -> None:
         data_type = plan.data_type
+        size = self._batch_size * (HEARTRATE_BATCH_FACTOR if data_type.window == "datetime" else 1)
         batches: asyncio.Queue[list[dict[str, Any]] | None] = asyncio.Queue(QUEUED_BATCHES)
+        through: dt.date | None = None
 
         async def fetch() -> None:
             pending: list[dict[str, Any]] = []
             pages = self._fetcher.fetch(data_type, plan.window.start, plan.window.end, tz=self._tz)
             async for page in pages:
                 pending.extend(page)
-                while len(pending) >= self._batch_size:
-                    await batches.put(pending[: self._batch_size])
-                    del pending[: self._batch_size]
+                while len(pending) >= size:
+                    await batches.put(pending[:size])
+                    del pending[:size]
             if pending:
                 await batches.put(pending)
-            await batches.put(None)
+            for _ in range(SENDERS_PER_TYPE):
+                await batches.put(None)
 
         async def send() -> None:
-            through: dt.date | None = None
+            nonlocal through
             while (batch := await batches.get()) is not None:
                 result = await self._ingestor.ingest(data_type.name, batch)
                 outcome.totals.add(result)
@@ -239,7 +250,8 @@ class Runner:
         try:
             async with asyncio.TaskGroup() as group:
                 group.create_task(fetch())
-                group.create_task(send())
+                for _ in range(SENDERS_PER_TYPE):
+                    group.create_task(send())
         except ExceptionGroup as failures:
             raise failures.exceptions[0] from None
 
