@@ -83,6 +83,7 @@ if [[ "${mode}" == "aws" ]]; then
         admin-password "${GRAFANA_ADMIN_PASSWORD:-$(random)}")" false
 else
     need kubectl
+    need python3
     : "${DATABASE_URL:?set DATABASE_URL for --plain}"
     kubectl create namespace "${namespace}" --dry-run=client -o yaml | kubectl apply -f -
     existing() {
@@ -91,18 +92,33 @@ else
     api_key="${API_KEY:-$(existing "${release}-api" API_KEY)}"
     jwt_secret="${JWT_SECRET:-$(existing "${release}-api" JWT_SECRET)}"
     ingest_token="${INGEST_TOKEN:-$(existing "${release}-ingest" INGEST_TOKEN)}"
-    grafana_password="${GRAFANA_ADMIN_PASSWORD:-$(existing "${release}-grafana" admin-password)}"
+    grafana_password="${GRAFANA_ADMIN_PASSWORD:-$(existing "${release}-grafana-datasource" admin-password)}"
     if [[ "${rotate}" == "true" ]]; then
         api_key="" jwt_secret="" ingest_token="" grafana_password=""
     fi
     put_k8s_secret "${release}-oura" --from-literal="OURA_CLIENT_ID=${OURA_CLIENT_ID}" \
-        --from-literal="OURA_CLIENT_SECRET=${OURA_CLIENT_SECRET}" \
-        --from-literal="OURA_REFRESH_TOKEN=${OURA_REFRESH_TOKEN:-}"
+        --from-literal="OURA_CLIENT_SECRET=${OURA_CLIENT_SECRET}"
+    if [[ -n "${OURA_REFRESH_TOKEN:-}" ]]; then
+        put_k8s_secret "${release}-oura-tokens" --from-literal="OURA_REFRESH_TOKEN=${OURA_REFRESH_TOKEN}"
+    fi
     put_k8s_secret "${release}-database" --from-literal="DATABASE_URL=${DATABASE_URL}"
     put_k8s_secret "${release}-database-readonly" \
         --from-literal="DATABASE_URL=${DATABASE_URL_READONLY:-${DATABASE_URL}}"
     put_k8s_secret "${release}-api" --from-literal="API_KEY=${api_key:-$(random)}" \
         --from-literal="JWT_SECRET=${jwt_secret:-$(random)}"
     put_k8s_secret "${release}-ingest" --from-literal="INGEST_TOKEN=${ingest_token:-$(random)}"
-    put_k8s_secret "${release}-grafana" --from-literal="admin-password=${grafana_password:-$(random)}"
+    # Grafana's datasource variables (observability/grafana/provisioning/datasources), read
+    # from the read-only URL when given.
+    grafana_url="${DATABASE_URL_READONLY:-${DATABASE_URL}}"
+    url_part() {
+        python3 -c 'import sys, urllib.parse as u; p = u.urlsplit(sys.argv[1]); q = dict(u.parse_qsl(p.query)); print({"host": f"{p.hostname}:{p.port or 5432}", "name": p.path.lstrip("/"), "user": u.unquote(p.username or ""), "password": u.unquote(p.password or ""), "sslmode": q.get("sslmode", "require")}[sys.argv[2]])' "${grafana_url}" "$1"
+    }
+    put_k8s_secret "${release}-grafana-datasource" \
+        --from-literal="admin-password=${grafana_password:-$(random)}" \
+        --from-literal="MYHEALTH_GRAFANA_DB_HOST=$(url_part host)" \
+        --from-literal="MYHEALTH_GRAFANA_DB_NAME=$(url_part name)" \
+        --from-literal="MYHEALTH_GRAFANA_DB_USER=$(url_part user)" \
+        --from-literal="MYHEALTH_GRAFANA_DB_PASSWORD=$(url_part password)" \
+        --from-literal="MYHEALTH_GRAFANA_DB_SSLMODE=$(url_part sslmode)" \
+        --from-literal="MYHEALTH_PROMETHEUS_URL=${MYHEALTH_PROMETHEUS_URL:-http://${release}-prometheus:9090}"
 fi

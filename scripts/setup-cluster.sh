@@ -21,19 +21,21 @@ fi
 aws eks update-kubeconfig --region "${region}" --name "${cluster}" --alias "myhealth-${env}"
 kubectl config use-context "myhealth-${env}"
 
-# Namespaces are declared, not created, so a second run changes nothing.
+# Namespaces are declared, not created, so a second run changes nothing. The app's and
+# Prometheus' pods ask for their sidecar with the pod label sidecar.istio.io/inject; a namespace
+# label istio-injection=disabled would override that, so those namespaces get none.
 apply_namespace() {
-    local name="$1" injection="$2"
+    local name="$1"
+    shift
     kubectl create namespace "${name}" --dry-run=client -o yaml \
-        | kubectl label --local -f - "istio-injection=${injection}" --overwrite -o yaml \
+        | kubectl label --local -f - "$@" --overwrite -o yaml \
         | kubectl apply -f -
 }
-apply_namespace argocd disabled
-apply_namespace istio-system disabled
-apply_namespace istio-ingress enabled
-apply_namespace external-secrets disabled
-apply_namespace monitoring disabled
-# The app's pods ask for their sidecar with a pod label; the namespace label is left off.
-apply_namespace myhealth disabled
+apply_namespace argocd istio-injection=disabled
+apply_namespace istio-system istio-injection=disabled
+apply_namespace istio-ingress istio-injection=enabled
+apply_namespace external-secrets istio-injection=disabled
+apply_namespace monitoring app.kubernetes.io/part-of=monitoring
+apply_namespace myhealth app.kubernetes.io/part-of=myhealth
 
 echo "cluster ${cluster} is ready for scripts/install-argocd.sh"

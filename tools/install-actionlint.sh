@@ -12,7 +12,9 @@ if [[ -x "$BIN/actionlint" && -e "$STAMP" ]]; then
   exit 0
 fi
 mkdir -p "$BIN" "$(dirname "$STAMP")"
+# Go is on PATH on the project machines; fall back to its usual place for non-login shells.
+GO="$(command -v go || echo /usr/local/go/bin/go)"
 start=$SECONDS
-GOBIN="$BIN" GOFLAGS=-buildvcs=false go install -ldflags="-s -w" "github.com/rhysd/actionlint/cmd/actionlint@$VERSION"
+GOBIN="$BIN" GOFLAGS=-buildvcs=false "$GO" install -ldflags="-s -w" "github.com/rhysd/actionlint/cmd/actionlint@$VERSION"
 touch "$STAMP"
 echo "actionlint $VERSION installed in $((SECONDS - start)) s"

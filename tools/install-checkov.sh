@@ -1,23 +1,24 @@
 #!/usr/bin/env bash
-# checkov (Apache-2.0) 3.3.30 from PyPI into its own venv, .tools/checkov-venv, linked as
-# .tools/bin/checkov. Its own venv because its pins (boto3, networkx, ...) would fight the
-# project's. Run it offline with `--skip-download`.
+# Installs checkov into its own venv under .tools (it pins many libraries that must not enter
+# the project lock) and links it into .tools/bin. Run it offline with --skip-download.
 set -euo pipefail
 
-VERSION=3.3.30
-ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
-BIN="$ROOT/.tools/bin"
-VENV="$ROOT/.tools/checkov-venv"
-STAMP="$ROOT/.tools/stamps/checkov-$VERSION"
+readonly VERSION="3.3.30"
 
-if [[ -x "$BIN/checkov" && -e "$STAMP" ]]; then
-  exit 0
+root="$(cd "$(dirname "$0")/.." && pwd)"
+tools="${root}/.tools"
+venv="${tools}/checkov-venv"
+stamp="${venv}/.version"
+
+if [[ -x "${tools}/bin/checkov" && -f "${stamp}" && "$(cat "${stamp}")" == "${VERSION}" ]]; then
+    exit 0
 fi
-mkdir -p "$BIN" "$(dirname "$STAMP")"
-start=$SECONDS
-rm -rf "$VENV"
-python3 -m venv "$VENV"
-"$VENV/bin/pip" install --quiet --disable-pip-version-check "checkov==$VERSION"
-ln -sf ../checkov-venv/bin/checkov "$BIN/checkov"
-touch "$STAMP"
-echo "checkov $VERSION installed in $((SECONDS - start)) s"
+
+echo "installing checkov ${VERSION} from PyPI" >&2
+mkdir -p "${tools}/bin"
+rm -rf "${venv}"
+python3 -m venv "${venv}"
+"${venv}/bin/pip" install --quiet --disable-pip-version-check "checkov==${VERSION}"
+ln -sf ../checkov-venv/bin/checkov "${tools}/bin/checkov"
+echo "${VERSION}" >"${stamp}"
+"${tools}/bin/checkov" --version >&2

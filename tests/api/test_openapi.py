@@ -104,6 +104,7 @@ def test_schemathesis_finds_no_failures(filled_database_url: str, tmp_path: Path
                 "--header",
                 f"Authorization: Bearer {token}",
             ],
+            cwd=tmp_path,  # it writes a .schemathesis/ cache into the working directory
             capture_output=True,
             text=True,
             timeout=280,

@@ -9,6 +9,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+import yaml
 
 ROOT = Path(__file__).resolve().parents[2]
 COMPOSE_FILE = ROOT / "docker-compose.yml"
@@ -118,3 +119,26 @@ def test_observability_files_are_mounted_where_they_are_expected(model: dict[str
     assert mounts("postgres") == {"deploy/compose/initdb": "/docker-entrypoint-initdb.d"}
     initdb = ROOT / "deploy" / "compose" / "initdb" / "10-reader-role.sh"
     assert initdb.stat().st_mode & 0o111, "executable: the image runs it instead of sourcing it"
+
+
+def test_mounted_files_exist_and_prometheus_scrapes_the_compose_services(
+    model: dict[str, Any],
+) -> None:
+    for service in model["services"].values():
+        for volume in service.get("volumes", []):
+            if volume["type"] == "bind":
+                assert Path(volume["source"]).exists(), volume["source"]
+    config = yaml.safe_load((ROOT / "observability/prometheus/prometheus.yml").read_text())
+    targets = {
+        target
+        for job in config["scrape_configs"]
+        for static in job["static_configs"]
+        for target in static["targets"]
+    }
+    exposed = {
+        f"{name}:{port['target']}"
+        for name, service in model["services"].items()
+        for port in service.get("ports", [])
+    }
+    assert {"api:8080", "processor:8081", "sandbox:8090"} <= targets
+    assert targets <= exposed

@@ -86,21 +86,27 @@ class Render:
     values: list[Path]
     chart: Path
     manifests: list[Manifest] = field(default_factory=list)
+    text: str = ""
 
     def of_kind(self, kind: str) -> list[Manifest]:
         return [m for m in self.manifests if m["kind"] == kind]
 
-    def get(self, kind: str, name: str) -> Manifest:
+    def get(self, kind: str, name: str, namespace: str = NAMESPACE) -> Manifest:
         for manifest in self.of_kind(kind):
-            if manifest["metadata"]["name"] == name:
+            meta = manifest["metadata"]
+            if meta["name"] == name and meta.get("namespace", namespace) == namespace:
                 return manifest
-        raise AssertionError(f"{self.name}: no {kind} named {name}")
+        raise AssertionError(f"{self.name}: no {kind} {namespace}/{name}")
 
     def kinds(self) -> set[str]:
         return {m["kind"] for m in self.manifests}
 
 
 def helm_template(chart: Path, values: list[Path], *extra: str) -> list[Manifest]:
+    return [doc for doc in yaml.safe_load_all(helm_template_text(chart, values, *extra)) if doc]
+
+
+def helm_template_text(chart: Path, values: list[Path], *extra: str) -> str:
     result = subprocess.run(
         [tool("helm"), "template", RELEASE, str(chart), *helm_args(values), *extra],
         capture_output=True,
@@ -108,7 +114,7 @@ def helm_template(chart: Path, values: list[Path], *extra: str) -> list[Manifest
         check=False,
     )
     assert result.returncode == 0, result.stderr
-    return [doc for doc in yaml.safe_load_all(result.stdout) if doc]
+    return result.stdout
 
 
 @pytest.fixture(scope="session")
@@ -130,7 +136,9 @@ def render_scenario(fixture_chart: Path) -> Callable[[str], Render]:
                 chart, values = CHART, SCENARIOS[name]
             else:
                 chart, values = fixture_chart, FIXTURE_SCENARIOS[name]
-            cache[name] = Render(name, values, chart, helm_template(chart, values))
+            text = helm_template_text(chart, values)
+            manifests = [doc for doc in yaml.safe_load_all(text) if doc]
+            cache[name] = Render(name, values, chart, manifests, text)
         return cache[name]
 
     return render

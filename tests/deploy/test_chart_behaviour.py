@@ -8,7 +8,7 @@ from typing import Any
 
 import pytest
 
-from .conftest import NAMESPACE, Manifest, Render, pod_templates
+from .conftest import FIXTURE_OBSERVABILITY, NAMESPACE, Manifest, Render, pod_templates
 
 RenderFn = Callable[[str], Render]
 ISTIO_KINDS = {"Gateway", "VirtualService", "DestinationRule", "PeerAuthentication",
@@ -102,14 +102,22 @@ def secret_keys(rendered: Render) -> dict[str, set[str]]:
 
 def test_every_secret_reference_is_satisfied(rendered: Render) -> None:
     available = secret_keys(rendered)
-    if not available:  # secrets made outside the chart (secrets.create false, no ESO)
+    refs = [
+        ref
+        for manifest in rendered.manifests
+        for c in containers(manifest)
+        for env in c.get("env", [])
+        if (ref := env.get("valueFrom", {}).get("secretKeyRef"))
+    ]
+    assert refs
+    if not available:
+        # Secrets made outside the chart (no ESO, secrets.create false): only the documented names.
+        documented = {name(s) for s in ("oura", "oura-tokens", "database", "api", "ingest")}
+        assert {ref["name"] for ref in refs} <= documented | {name("database-readonly")}
         return
-    for manifest in rendered.manifests:
-        for c in containers(manifest):
-            for env in c.get("env", []):
-                ref = env.get("valueFrom", {}).get("secretKeyRef")
-                if ref and not ref.get("optional"):
-                    assert ref["key"] in available.get(ref["name"], set()), (rendered.name, ref)
+    for ref in refs:
+        if not ref.get("optional"):
+            assert ref["key"] in available.get(ref["name"], set()), (rendered.name, ref)
 
 
 # --- toggles --------------------------------------------------------------------------------
@@ -167,8 +175,12 @@ def test_authorization_policies_name_the_right_service_accounts(render_scenario:
     ((_, cron_spec),) = pod_templates(pods[name("collector")])
     assert cron_spec["serviceAccountName"] == name("collector")
     assert name("collector") in service_accounts
-    assert ingest["rules"][0]["to"][0]["operation"]["paths"] == ["/api/v1/ingest"]
-    assert ingest["rules"][0]["to"][0]["operation"]["methods"] == ["POST"]
+    # The collector checks GET /health before spending Oura requests, then posts batches.
+    allowed = {
+        (op["operation"]["methods"][0], op["operation"]["paths"][0])
+        for op in ingest["rules"][0]["to"]
+    }
+    assert allowed == {("POST", "/api/v1/ingest"), ("GET", "/health")}
 
     for component in ("processor", "api"):
         metrics = policies[f"myhealth-{component}-metrics"]
@@ -243,7 +255,7 @@ def test_commands_and_listen_settings(render_scenario: RenderFn) -> None:
         assert c["args"] == [component]
         assert env["HOST"] == "0.0.0.0"
         assert env["PORT"] == port
-    (config,) = dev.of_kind("ConfigMap")
+    config = dev.get("ConfigMap", "myhealth")  # the app's settings (dashboards have their own)
     assert (
         config["data"]["PROCESSOR_URL"]
         == f"http://{name('processor')}.{NAMESPACE}.svc.cluster.local:8081"
@@ -385,18 +397,26 @@ def test_prometheus_rule_comes_from_the_observability_rules_file(render_scenario
         c for c in rendered.of_kind("ConfigMap") if "grafana_dashboard" in c["metadata"]["labels"]
     ]
     assert dashboard["metadata"]["labels"]["grafana_dashboard"] == "1"
-    assert '"uid": "fixture-overview"' in dashboard["data"]["fixture-overview.json"]
+    # A file name with characters an object name may not hold still makes a valid name.
+    assert dashboard["metadata"]["name"] == "myhealth-dashboard-fixture-overview"
+    assert '"uid": "fixture-overview"' in dashboard["data"]["Fixture_overview.json"]
 
 
-def test_in_chart_grafana_reads_the_in_chart_prometheus(render_scenario: RenderFn) -> None:
+def test_in_chart_grafana_gets_the_observability_datasources(render_scenario: RenderFn) -> None:
     rendered = render_scenario("fixture-standalone")
-    import yaml
-
+    fixture = (
+        FIXTURE_OBSERVABILITY / "grafana" / "provisioning" / "datasources" / "datasources.yaml"
+    )
     config = rendered.get("ConfigMap", name("grafana"))["data"]
-    (datasource,) = yaml.safe_load(config["datasources.yaml"])["datasources"]
-    assert datasource["uid"] == "prometheus"  # the uid the dashboards reference
-    assert datasource["url"] == f"http://{name('prometheus')}:9090"
+    assert config["datasources.yaml"] == fixture.read_text().rstrip("\n")
+    # The variables the file expands, the in-chart Prometheus among them.
+    env = rendered.get("Secret", name("grafana-datasource"))["stringData"]
+    assert env["MYHEALTH_PROMETHEUS_URL"] == f"http://{name('prometheus')}:9090"
+    assert env["MYHEALTH_GRAFANA_DB_HOST"].endswith(".rds.amazonaws.com:5432")
+    assert env["MYHEALTH_GRAFANA_DB_USER"] == "myhealth_reader"  # the read-only login
     grafana = rendered.get("Deployment", name("grafana"))["spec"]["template"]["spec"]
+    (container,) = grafana["containers"]
+    assert container["envFrom"] == [{"secretRef": {"name": name("grafana-datasource")}}]
     (volume,) = [v for v in grafana["volumes"] if v["name"] == "dashboards"]
     assert volume["projected"]["sources"] == [
         {"configMap": {"name": "myhealth-dashboard-fixture-overview"}}
@@ -404,12 +424,43 @@ def test_in_chart_grafana_reads_the_in_chart_prometheus(render_scenario: RenderF
     prometheus = rendered.get("ConfigMap", name("prometheus"))["data"]
     assert "MyhealthFixtureDown" in prometheus["myhealth.rules.yaml"]
     assert "tls_config" in prometheus["prometheus.yml"]
-    assert (
-        "tls_config"
-        not in render_scenario("standalone-no-mesh").get("ConfigMap", name("prometheus"))["data"][
-            "prometheus.yml"
-        ]
+    no_mesh = render_scenario("standalone-no-mesh").get("ConfigMap", name("prometheus"))
+    assert "tls_config" not in no_mesh["data"]["prometheus.yml"]
+
+
+def test_sidecar_datasources_land_in_grafanas_namespace(render_scenario: RenderFn) -> None:
+    rendered = render_scenario("fixture-dev")
+    in_monitoring = {
+        (m["kind"], m["metadata"]["name"])
+        for m in rendered.manifests
+        if m["metadata"].get("namespace") == "monitoring"
+    }
+    assert in_monitoring == {
+        ("ConfigMap", "myhealth-datasources"),
+        ("ExternalSecret", name("grafana-datasource")),
+        ("SecretStore", "myhealth"),
+        ("ServiceAccount", "myhealth-external-secrets"),
+    }
+    datasources = next(
+        m for m in rendered.of_kind("ConfigMap") if m["metadata"]["name"] == "myhealth-datasources"
     )
+    assert datasources["metadata"]["labels"]["grafana_datasource"] == "1"
+    (secret,) = [
+        m
+        for m in rendered.of_kind("ExternalSecret")
+        if m["metadata"]["name"] == name("grafana-datasource")
+    ]
+    template = secret["spec"]["target"]["template"]["data"]
+    assert template["MYHEALTH_PROMETHEUS_URL"].startswith(
+        "http://kube-prometheus-stack-prometheus."
+    )
+    assert set(template) >= {
+        "MYHEALTH_GRAFANA_DB_HOST",
+        "MYHEALTH_GRAFANA_DB_NAME",
+        "MYHEALTH_GRAFANA_DB_USER",
+        "MYHEALTH_GRAFANA_DB_PASSWORD",
+        "MYHEALTH_GRAFANA_DB_SSLMODE",
+    }
 
 
 def test_irsa_role_annotation_is_a_value(fixture_chart: Any) -> None:
@@ -439,7 +490,17 @@ def test_external_secrets_read_the_terraform_secret_layout(render_scenario: Rend
     assert refs("oura") == {
         "OURA_CLIENT_ID": ("myhealth/dev/oura-oauth", "client_id"),
         "OURA_CLIENT_SECRET": ("myhealth/dev/oura-oauth", "client_secret"),
-        "OURA_REFRESH_TOKEN": ("myhealth/dev/oura-tokens", "refresh_token"),
+    }
+    # A separate Secret, optional in the pod: an unset bootstrap token blocks nothing.
+    assert refs("oura-tokens") == {
+        "OURA_REFRESH_TOKEN": ("myhealth/dev/oura-tokens", "refresh_token")
+    }
+    (container,) = containers(dev.get("CronJob", name("collector")))
+    (token,) = [e for e in container["env"] if e["name"] == "OURA_REFRESH_TOKEN"]
+    assert token["valueFrom"]["secretKeyRef"] == {
+        "name": name("oura-tokens"),
+        "key": "OURA_REFRESH_TOKEN",
+        "optional": True,
     }
     assert refs("api") == {
         "API_KEY": ("myhealth/dev/api-key", None),

@@ -8,6 +8,7 @@ from collections.abc import Callable
 
 import kubernetes_validate
 import pytest
+import yaml
 
 from .conftest import (
     ALL_SCENARIOS,
@@ -23,7 +24,8 @@ from .conftest import (
 
 # Kinds with no vendored CRD (shared/crds has none): checked by dedicated tests instead.
 NO_VENDORED_CRD = {("elbv2.k8s.aws/v1beta1", "TargetGroupBinding")}
-CUSTOM_GROUPS = ("elbv2.k8s.aws/", 
+CUSTOM_GROUPS = (
+    "elbv2.k8s.aws/",
     "networking.istio.io/",
     "security.istio.io/",
     "monitoring.coreos.com/",
@@ -46,8 +48,38 @@ def test_helm_lint_strict(scenario: str) -> None:
 
 def test_every_scenario_renders_objects(rendered: Render) -> None:
     assert rendered.manifests, rendered.name
-    names = [(m["kind"], m["metadata"]["name"]) for m in rendered.manifests]
+    names = [
+        (m["kind"], m["metadata"].get("namespace"), m["metadata"]["name"])
+        for m in rendered.manifests
+    ]
     assert len(names) == len(set(names)), f"{rendered.name}: duplicate objects"
+
+
+def test_output_is_tidy(rendered: Render) -> None:
+    """No blank lines left by empty optional blocks, no null-valued keys."""
+    blank = []
+    for document in rendered.text.split("\n---\n"):
+        parsed = yaml.safe_load(document)
+        if not parsed or parsed["kind"] == "ConfigMap":  # file contents keep their own blank lines
+            continue
+        lines = document.splitlines()
+        blank += [
+            f"{parsed['kind']}: {i}" for i, line in enumerate(lines) if line and not line.strip()
+        ]
+    assert not blank, f"{rendered.name}: whitespace-only lines {blank[:5]}"
+
+    def nulls(node: object, path: str) -> list[str]:
+        if isinstance(node, dict):
+            found = [f"{path}.{k}" for k, v in node.items() if v is None]
+            return found + [x for k, v in node.items() for x in nulls(v, f"{path}.{k}")]
+        if isinstance(node, list):
+            return [x for i, v in enumerate(node) for x in nulls(v, f"{path}[{i}]")]
+        return []
+
+    found = [
+        x for m in rendered.manifests for x in nulls(m, f"{m['kind']}/{m['metadata']['name']}")
+    ]
+    assert not found, found
 
 
 def test_builtin_objects_match_kubernetes_schemas(rendered: Render) -> None:
@@ -122,6 +154,25 @@ def test_values_schema_rejects_mistakes(setting: str, message: str) -> None:
     assert message in result.stdout + result.stderr
 
 
+def test_plain_secrets_refuse_a_short_jwt_secret() -> None:
+    result = subprocess.run(
+        [
+            tool("helm"),
+            "template",
+            "x",
+            str(CHART),
+            *helm_args(SCENARIOS["dev-plain-secrets"]),
+            "--set",
+            "secrets.values.jwtSecret=short",
+        ],
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    assert result.returncode != 0
+    assert "at least 32 characters" in result.stderr
+
+
 def test_scenarios_cover_every_scenario_file() -> None:
     used = {path.name for files in SCENARIOS.values() for path in files}
     on_disk = {
@@ -134,3 +185,17 @@ def test_scenarios_cover_every_scenario_file() -> None:
 
 def test_rendered_once_per_scenario(render_scenario: Callable[[str], Render]) -> None:
     assert render_scenario("dev") is render_scenario("dev")
+
+
+@pytest.mark.parametrize("scenario", list(SCENARIOS))
+def test_helm3_renders_the_same(render_scenario: Callable[[str], Render], scenario: str) -> None:
+    """Argo CD renders charts with its bundled Helm 3: the output must be the same as Helm 4's."""
+    rendered = render_scenario(scenario)
+    result = subprocess.run(
+        [tool("helm3"), "template", "myhealth", str(CHART), *helm_args(SCENARIOS[scenario])],
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    assert result.returncode == 0, result.stderr
+    assert result.stdout == rendered.text

@@ -96,3 +96,43 @@ def test_shell_scripts_are_shellcheck_clean(script: Path) -> None:
         check=False,
     )
     assert result.returncode == 0, result.stdout
+
+
+def test_image_user_matches_the_chart() -> None:
+    """The chart's runAsUser is the image's user, so files the image owns stay readable."""
+    values = yaml.safe_load((CHART / "values.yaml").read_text())
+    dockerfile = (REPO / "Dockerfile").read_text()
+    uid = values["podSecurityContext"]["runAsUser"]
+    assert f"USER {uid}:{values['podSecurityContext']['runAsGroup']}" in dockerfile
+    assert f"--uid {uid}" in dockerfile
+    assert "HOST=0.0.0.0" in dockerfile
+
+
+@pytest.mark.parametrize(
+    ("values", "expected"),
+    [
+        (["values-dev.yaml"], "https://api.myhealth.eric-n.com/health"),
+        ([], "port-forward svc/myhealth-api 8080"),
+    ],
+    ids=["dev", "default"],
+)
+def test_notes_tell_how_to_reach_the_api(values: list[str], expected: str) -> None:
+    result = subprocess.run(
+        [
+            tool("helm"),
+            "install",
+            "myhealth",
+            str(CHART),
+            "--dry-run=client",
+            "-n",
+            "myhealth",
+            *[arg for name in values for arg in ("-f", str(CHART / name))],
+        ],
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    assert result.returncode == 0, result.stderr
+    notes = result.stdout.split("NOTES:", 1)[1]
+    assert expected in notes
+    assert "create job --from=cronjob/myhealth-collector" in notes

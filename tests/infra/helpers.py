@@ -16,7 +16,7 @@ TOOLS_BIN = REPO / ".tools" / "bin"
 
 
 def tool(name: str) -> str:
-    """Path of a checking tool installed by `make tools`; the test fails (never skips) without it."""
+    """Path of a tool installed by `make tools`; the test fails (never skips) without it."""
     path = TOOLS_BIN / name
     if not (path.exists() and os.access(path, os.X_OK)):
         pytest.fail(f"{name} is not installed in {TOOLS_BIN}: run `make tools`")

@@ -9,7 +9,6 @@ import os
 import subprocess
 import sys
 import time
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -109,6 +108,16 @@ def test_bad_tokens_are_denied(authorization: str | None) -> None:
     assert authorize(event(authorization), SECRET) == {"isAuthorized": False}
 
 
+def test_a_denial_logs_the_reason_but_never_the_token(caplog: pytest.LogCaptureFixture) -> None:
+    expired = tokens.issue(SECRET, ttl_seconds=60, now=NOW - 3600)
+
+    with caplog.at_level("INFO", logger="myhealth.security.lambda_authorizer"):
+        authorize(event(f"Bearer {expired}"), SECRET)
+
+    assert "token expired" in caplog.text
+    assert expired not in caplog.text
+
+
 def test_the_identity_source_is_used_when_headers_are_absent() -> None:
     token = tokens.issue(SECRET, ttl_seconds=3600)
     request = {"identitySource": [f"Bearer {token}"]}
@@ -163,10 +172,9 @@ def test_without_any_key_configuration_the_authorizer_refuses_to_start() -> None
 
 
 @pytest.fixture
-def handler_environment(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
+def handler_environment(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("JWT_SECRET", SECRET)
     monkeypatch.setattr(lambda_authorizer, "_key_source", None)
-    yield
 
 
 @pytest.mark.usefixtures("handler_environment")
@@ -215,7 +223,13 @@ def test_the_packaged_handler_runs_on_its_own(built_package: Path) -> None:
     events = [event(f"Bearer {good}"), event("Bearer not.a.jwt")]
 
     result = subprocess.run(
-        [sys.executable, "-I", "-S", "-c", f"import sys; sys.path.insert(0, {str(built_package)!r})\n" + script],
+        [
+            sys.executable,
+            "-I",
+            "-S",
+            "-c",
+            f"import sys; sys.path.insert(0, {str(built_package)!r})\n" + script,
+        ],
         input=json.dumps(events),
         capture_output=True,
         text=True,

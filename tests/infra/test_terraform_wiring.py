@@ -145,17 +145,18 @@ def test_variables_are_typed_and_described_and_outputs_described(directory: Path
 
 
 def test_registry_modules_are_pinned_with_a_pessimistic_constraint() -> None:
-    registry_calls = []
+    registry_calls: list[tuple[str, str, str]] = []
     for directory in ALL_DIRS:
         for name, body in load(directory).modules.items():
             source = unquote(body["source"])
             if not source.startswith("."):
-                registry_calls.append((directory.name, name, source, unquote(body.get("version"))))
+                version = str(unquote(body.get("version", "")))
+                registry_calls.append((f"{directory.name}/{name}", source, version))
 
     assert registry_calls, "expected thin wrappers over terraform-aws-modules"
-    for directory, name, source, version in registry_calls:
-        assert source.startswith("terraform-aws-modules/"), f"{directory}/{name}: {source}"
-        assert version and re.fullmatch(r"~> \d+\.\d+", version), f"{directory}/{name}: {version}"
+    for call, source, version in registry_calls:
+        assert source.startswith("terraform-aws-modules/"), f"{call}: {source}"
+        assert re.fullmatch(r"~> \d+\.\d+", version), f"{call}: {version!r}"
 
 
 def test_environment_roots_differ_only_in_tfvars_and_backend() -> None:
@@ -176,7 +177,7 @@ def test_providers_are_pinned_in_the_roots_and_the_backend_locks() -> None:
     backend = blocks(terraform, "backend")["s3"]
 
     for name, spec in providers.items():
-        if name == "__is_block__":
+        if name.startswith("__"):
             continue
         assert unquote(spec["version"]).startswith("~> "), f"provider {name} not pinned with ~>"
     assert backend["use_lockfile"] is True
@@ -186,7 +187,9 @@ def test_providers_are_pinned_in_the_roots_and_the_backend_locks() -> None:
 @pytest.mark.parametrize("environment", ENVIRONMENT_DIRS, ids=lambda path: path.name)
 def test_tfvars_only_set_declared_variables(environment: Path) -> None:
     with (environment / "terraform.tfvars").open() as handle:
-        values = {key: value for key, value in hcl2.load(handle).items() if not key.startswith("__")}
+        values = {
+            key: value for key, value in hcl2.load(handle).items() if not key.startswith("__")
+        }
     declared = load(environment).variables
     required = {name for name, body in declared.items() if "default" not in body}
 

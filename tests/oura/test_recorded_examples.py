@@ -1,4 +1,4 @@
-"""The recorded real Oura responses (tests/data/oura/, see its README) go through the client
+"""The recorded real Oura responses (tests/data/oura/examples/) go through the client
 and the models: every document parses, days and keys come out right, and missing or extra
 keys are tolerated."""
 
@@ -18,7 +18,7 @@ from myhealth.oura.client import DocumentNotFound
 from myhealth.oura.models import document_day, document_key, parse
 from tests.oura.fakes import fetch_all, flatten, mock_client
 
-DATA = Path(__file__).parent.parent / "data" / "oura"
+DATA = Path(__file__).parent.parent / "data" / "oura" / "examples"
 RECORDED_FILES = ("daily_activity", "daily_readiness", "daily_sleep", "heartrate", "sleep")
 
 

@@ -196,11 +196,17 @@ annotations:
 
 {{/* The store the ExternalSecrets read: the chart's SecretStore, or the configured one. */}}
 {{- define "myhealth.secretStoreRef" -}}
-{{- if .Values.externalSecrets.secretStore.create }}
+{{- if .Values.externalSecrets.secretStore.create -}}
 kind: SecretStore
 name: {{ include "myhealth.fullname" . }}
-{{- else }}
+{{- else -}}
 kind: {{ .Values.externalSecrets.secretStoreRef.kind }}
 name: {{ .Values.externalSecrets.secretStoreRef.name }}
 {{- end }}
+{{- end }}
+
+{{/* ConfigMap name of one dashboard file (file names may hold characters names may not). */}}
+{{- define "myhealth.dashboardConfigMap" -}}
+{{- $file := base .path | trimSuffix ".json" | lower | replace "_" "-" | replace "." "-" }}
+{{- printf "%s-dashboard-%s" (include "myhealth.fullname" .root) $file | trunc 63 | trimSuffix "-" }}
 {{- end }}

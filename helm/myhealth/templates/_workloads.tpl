@@ -44,7 +44,7 @@ The env of each command (spec.md §3): shared settings from the ConfigMap, secre
 {{ include "myhealth.secretEnv" (dict "key" "OURA_CLIENT_ID" "secret" $oura) }}
 {{ include "myhealth.secretEnv" (dict "key" "OURA_CLIENT_SECRET" "secret" $oura) }}
 {{- /* Only needed until the first run has stored a token pair in the database. */}}
-{{ include "myhealth.secretEnv" (dict "key" "OURA_REFRESH_TOKEN" "secret" $oura "optional" true) }}
+{{ include "myhealth.secretEnv" (dict "key" "OURA_REFRESH_TOKEN" "secret" (include "myhealth.secretName" (dict "root" . "name" "oura-tokens")) "optional" true) }}
 {{- with .Values.collector.extraEnv }}
 {{ toYaml . }}
 {{- end }}
@@ -131,10 +131,10 @@ spec:
       securityContext:
         {{- toYaml $root.Values.podSecurityContext | nindent 8 }}
       terminationGracePeriodSeconds: {{ $root.Values.terminationGracePeriodSeconds }}
-      {{- with include "myhealth.scheduling" $root }}
+      {{- with include "myhealth.scheduling" $root | trim }}
       {{- . | nindent 6 }}
       {{- end }}
-      {{- with include "myhealth.topologySpread" $ctx }}
+      {{- with include "myhealth.topologySpread" $ctx | trim }}
       {{- . | nindent 6 }}
       {{- end }}
       containers:

@@ -54,7 +54,10 @@ INVALID: Responses = {422: _error("Invalid parameters (`detail` says which).")}
 UNAUTHENTICATED: Responses = {
     401: _error("Missing, malformed, expired or wrongly signed bearer token.")
 }
-DB_DOWN: Responses = {503: _error("The database is unavailable.")}
+DB_DOWN: Responses = {
+    503: _error("The database is unavailable."),
+    504: _error("The request took longer than API_REQUEST_TIMEOUT_SECONDS."),
+}
 PROTECTED: Responses = {**UNAUTHENTICATED, **INVALID, **RATE_LIMITED, **DB_DOWN}
 
 bearer_scheme = HTTPBearer(

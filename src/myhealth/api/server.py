@@ -135,6 +135,11 @@ def create_app(settings: ApiSettings, *, pool: AsyncConnectionPool | None = None
     async def invalid_request(_: Request, exc: RequestValidationError) -> JSONResponse:
         return JSONResponse({"detail": _validation_detail(exc)}, status_code=422)
 
+    @app.exception_handler(psycopg.errors.QueryCanceled)
+    async def query_timed_out(_: Request, exc: Exception) -> JSONResponse:
+        mh_logging.get_logger(__name__).warning("statement timeout")
+        return JSONResponse({"detail": "request timed out"}, status_code=504)
+
     @app.exception_handler(psycopg.OperationalError)
     @app.exception_handler(PoolTimeout)
     async def database_down(_: Request, exc: Exception) -> JSONResponse:

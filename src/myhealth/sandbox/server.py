@@ -22,8 +22,6 @@ import datetime as dt
 import hashlib
 import json
 import secrets
-import socket
-import threading
 import time
 import urllib.parse
 import zoneinfo
@@ -31,13 +29,13 @@ from collections.abc import Awaitable, Callable, Iterator, Mapping
 from dataclasses import dataclass
 from typing import Annotated, Any
 
-import uvicorn
 from fastapi import FastAPI, Query, Request
 from fastapi.responses import JSONResponse, RedirectResponse, Response
 from pydantic import ValidationError
 
 from myhealth.oura.catalog import DATA_TYPES, DataType
 from myhealth.platform.config import SandboxSettings, load
+from myhealth.platform.http import serve, serve_in_thread, uvicorn_config
 from myhealth.platform.logging import configure, get_logger
 from myhealth.platform.metrics import (
     HttpMetrics,
@@ -809,25 +807,8 @@ def running(
     """
     settings = settings or SandboxSettings()
     app = create_app(settings, **create_kwargs)
-    sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
-    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-    sock.bind(("127.0.0.1", 0))
-    port = sock.getsockname()[1]
-    config = uvicorn.Config(app, log_config=None, access_log=False, lifespan="off")
-    server = uvicorn.Server(config)
-    thread = threading.Thread(target=server.run, kwargs={"sockets": [sock]}, daemon=True)
-    thread.start()
-    deadline = time.monotonic() + 10
-    while not server.started:
-        if time.monotonic() > deadline or not thread.is_alive():
-            raise RuntimeError("the sandbox did not start")
-        time.sleep(0.01)
-    try:
-        yield RunningSandbox(f"http://127.0.0.1:{port}", app.state.sandbox, app)
-    finally:
-        server.should_exit = True
-        thread.join(timeout=10)
-        sock.close()
+    with serve_in_thread(app, name="sandbox", graceful_shutdown_seconds=1) as url:
+        yield RunningSandbox(url, app.state.sandbox, app)
 
 
 def command(args: argparse.Namespace, environ: Mapping[str, str]) -> int:
@@ -843,11 +824,8 @@ def command(args: argparse.Namespace, environ: Mapping[str, str]) -> int:
         seed=settings.SANDBOX_SEED,
         timezone=settings.USER_TIMEZONE,
     )
-    uvicorn.run(
-        create_app(settings),
-        host=settings.HOST,
-        port=settings.PORT,
-        log_config=None,
-        access_log=False,
+    config = uvicorn_config(
+        create_app(settings), settings.HOST, settings.PORT, log_level=settings.LOG_LEVEL
     )
+    serve(config, on_draining=lambda: None, drain_seconds=0)
     return 0

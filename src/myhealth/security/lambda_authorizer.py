@@ -15,6 +15,7 @@ Secrets Manager on every request, yet picks up a rotated key within minutes.
 
 from __future__ import annotations
 
+import logging
 import os
 import time
 from collections.abc import Callable, Mapping
@@ -25,6 +26,7 @@ from myhealth.security import tokens
 SecretFetcher = Callable[[str], str]
 
 DEFAULT_CACHE_SECONDS = 300.0
+_log = logging.getLogger(__name__)
 _BEARER_PREFIX = "bearer "
 
 
@@ -84,10 +86,13 @@ def authorize(event: Mapping[str, Any], signing_key: str) -> dict[str, Any]:
     """The simple-response decision for one request."""
     token = bearer_token(event)
     if token is None:
+        _log.info("denied: no bearer token")
         return {"isAuthorized": False}
     try:
         claims = tokens.verify(signing_key, token)
-    except tokens.InvalidToken:
+    except tokens.InvalidToken as exc:
+        # The reason only ("token expired", ...); never the token itself.
+        _log.info("denied: %s", exc)
         return {"isAuthorized": False}
     return {"isAuthorized": True, "context": {"sub": claims.subject}}
 

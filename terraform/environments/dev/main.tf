@@ -171,7 +171,7 @@ module "github_oidc" {
   name_prefix          = local.name
   github_repository    = var.github_repository
   github_environment   = var.environment
-  create_oidc_provider = local.is_dev
+  create_oidc_provider = var.create_github_oidc_provider
   ecr_repository_arn   = module.ecr.repository_arn
   state_bucket_arn     = "arn:aws:s3:::${var.state_bucket}"
 

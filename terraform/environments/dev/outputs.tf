@@ -62,7 +62,7 @@ output "github_actions_roles" {
 }
 
 output "helm_values" {
-  description = "Infrastructure values for the myhealth chart and the platform apps, written to the environment's generated values file by terraform-apply.yml. No secret values: only names and ARNs."
+  description = "Infrastructure values for the myhealth chart (same keys as helm/myhealth/values.yaml, so the JSON can be passed with -f as it is) and the platform apps. No secret values: only names and ARNs."
   value = {
     aws = {
       region      = var.region
@@ -78,6 +78,7 @@ output "helm_values" {
       name            = module.rds.db_name
       sslMode         = "require"
       masterSecretArn = module.rds.master_user_secret_arn
+      cidrs           = module.networking.database_subnet_cidrs
     }
     externalSecrets = {
       roleArn        = module.irsa.external_secrets_role_arn
@@ -92,11 +93,12 @@ output "helm_values" {
       }
     }
     ingress = {
-      targetGroupArn   = module.api_gateway.target_group_arn
-      gatewayNamespace = module.istio.ingress_gateway_namespace
-      gatewayService   = module.istio.ingress_gateway_service
-      gatewaySelector  = module.istio.ingress_gateway_selector
-      publicUrl        = module.api_gateway.public_url
+      targetGroupArn    = module.api_gateway.target_group_arn
+      gatewayNamespace  = module.istio.ingress_gateway_namespace
+      gatewayService    = module.istio.ingress_gateway_service
+      gatewaySelector   = module.istio.ingress_gateway_selector
+      gatewayTargetPort = module.api_gateway.ingress_gateway_port
+      publicUrl         = module.api_gateway.public_url
     }
     platform = {
       clusterName                   = module.eks.cluster_name

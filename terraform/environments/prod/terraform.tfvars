@@ -16,3 +16,6 @@ enable_guardduty   = true
 enable_config      = true
 monthly_budget_usd = 1000
 log_retention_days = 365
+
+# Set to false if this environment shares its AWS account with dev (one OIDC provider per account).
+create_github_oidc_provider = true

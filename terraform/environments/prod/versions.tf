@@ -11,6 +11,7 @@ terraform {
       source  = "hashicorp/helm"
       version = "~> 3.1"
     }
+    # tflint-ignore: terraform_unused_required_providers # used by the api-gateway module (archive_file); pinned here with the others
     archive = {
       source  = "hashicorp/archive"
       version = "~> 2.7"

@@ -10,3 +10,6 @@ db_instance_class   = "db.t3.small"
 
 monthly_budget_usd = 500
 log_retention_days = 90
+
+# Set to false if this environment shares its AWS account with dev (one OIDC provider per account).
+create_github_oidc_provider = true

@@ -31,6 +31,12 @@ variable "github_repository" {
   type        = string
 }
 
+variable "create_github_oidc_provider" {
+  description = "Create the account's GitHub OIDC provider; false when another environment in the same account already did."
+  type        = bool
+  default     = true
+}
+
 variable "state_bucket" {
   description = "Name of the S3 bucket holding the Terraform state (same as in backend.hcl)."
   type        = string

@@ -94,10 +94,17 @@ module "nlb" {
   }
   security_group_egress_rules = {
     to_ingress_gateway = {
-      description = "Istio ingress gateway pods (traffic and health checks)"
+      description = "Istio ingress gateway pods: traffic"
       ip_protocol = "tcp"
-      from_port   = min(var.ingress_gateway_port, var.ingress_gateway_health_port)
-      to_port     = max(var.ingress_gateway_port, var.ingress_gateway_health_port)
+      from_port   = var.ingress_gateway_port
+      to_port     = var.ingress_gateway_port
+      cidr_ipv4   = var.vpc_cidr_block
+    }
+    to_ingress_gateway_health = {
+      description = "Istio ingress gateway pods: health checks"
+      ip_protocol = "tcp"
+      from_port   = var.ingress_gateway_health_port
+      to_port     = var.ingress_gateway_health_port
       cidr_ipv4   = var.vpc_cidr_block
     }
   }

@@ -37,3 +37,8 @@ output "authorizer_role_arn" {
   description = "Role of the Lambda authorizer (reader of the jwt-secret)."
   value       = aws_iam_role.authorizer.arn
 }
+
+output "ingress_gateway_port" {
+  description = "Gateway container port the target group sends to (the TargetGroupBinding's port)."
+  value       = var.ingress_gateway_port
+}

@@ -33,7 +33,7 @@ module "bucket" {
 module "cdn" {
   # checkov:skip=CKV_TF_1: Terraform registry module pinned with a ~> version constraint (house style); registry versions are immutable, a commit hash would need a git source
   source  = "terraform-aws-modules/cloudfront/aws"
-  version = "~> 5.0"
+  version = "~> 6.0"
   create  = var.create
 
   comment             = "${var.name} static assets"
@@ -43,7 +43,6 @@ module "cdn" {
   aliases             = var.aliases
   default_root_object = "index.html"
 
-  create_origin_access_control = true
   origin_access_control = {
     s3 = {
       description      = "${var.name} static bucket"
@@ -55,8 +54,8 @@ module "cdn" {
 
   origin = {
     s3 = {
-      domain_name           = module.bucket.s3_bucket_bucket_regional_domain_name
-      origin_access_control = "s3"
+      domain_name               = module.bucket.s3_bucket_bucket_regional_domain_name
+      origin_access_control_key = "s3"
     }
   }
 
@@ -66,7 +65,6 @@ module "cdn" {
     allowed_methods        = ["GET", "HEAD", "OPTIONS"]
     cached_methods         = ["GET", "HEAD"]
     compress               = true
-    use_forwarded_values   = false
     cache_policy_name      = "Managed-CachingOptimized"
   }
 

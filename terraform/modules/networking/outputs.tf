@@ -42,3 +42,8 @@ output "vpc_endpoint_ids" {
   description = "IDs of the VPC endpoints, by service."
   value       = { for key, endpoint in module.vpc_endpoints.endpoints : key => endpoint.id }
 }
+
+output "database_subnet_cidrs" {
+  description = "CIDRs of the database subnets (NetworkPolicy egress to PostgreSQL)."
+  value       = module.vpc.database_subnets_cidr_blocks
+}
