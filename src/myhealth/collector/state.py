@@ -1,0 +1,150 @@
+"""The collector's own state in PostgreSQL: the run lock, checkpoints and run records.
+
+Documents never go to the database from here (they go through the processor); only the
+bookkeeping tables of migration 0001 do: `sync_checkpoints`, `sync_runs`, `sync_run_types`.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import AsyncIterator, Iterable, Mapping
+from contextlib import asynccontextmanager
+from typing import Any
+
+import psycopg
+from psycopg.types.json import Jsonb
+
+from myhealth.storage.db import CONNECT_TIMEOUT_SECONDS, DatabaseUnavailable
+
+# pg_try_advisory_lock key shared by every `myhealth collect` against one database
+# (the bytes of "myhealth" read as a big-endian bigint; any constant would do).
+RUN_LOCK_KEY = int.from_bytes(b"myhealth", "big") & 0x7FFF_FFFF_FFFF_FFFF
+
+INTERRUPTED = "interrupted: the collector stopped before the run finished"
+
+
+@asynccontextmanager
+async def connect(url: str) -> AsyncIterator[psycopg.AsyncConnection[Any]]:
+    """One autocommit connection for the whole run; it also holds the advisory lock."""
+    try:
+        conn = await psycopg.AsyncConnection.connect(
+            url, autocommit=True, connect_timeout=CONNECT_TIMEOUT_SECONDS
+        )
+    except psycopg.OperationalError as exc:
+        raise DatabaseUnavailable(url, exc) from None
+    async with conn:
+        yield conn
+
+
+async def try_lock(conn: psycopg.AsyncConnection[Any]) -> bool:
+    """Take the run lock for this session; False when another run holds it."""
+    cur = await conn.execute("SELECT pg_try_advisory_lock(%s)", (RUN_LOCK_KEY,))
+    row = await cur.fetchone()
+    return bool(row and row[0])
+
+
+async def current_run(conn: psycopg.AsyncConnection[Any]) -> tuple[int, dt.datetime] | None:
+    """The newest run still marked running (the lock holder's, when there is a holder)."""
+    cur = await conn.execute(
+        "SELECT run_id, started_at FROM sync_runs WHERE status = 'running'"
+        " ORDER BY started_at DESC LIMIT 1"
+    )
+    row = await cur.fetchone()
+    return (int(row[0]), row[1]) if row else None
+
+
+async def close_abandoned_runs(conn: psycopg.AsyncConnection[Any]) -> int:
+    """Mark runs left `running` by a killed collector as failed; only call with the lock held."""
+    async with conn.transaction():
+        await conn.execute(
+            "UPDATE sync_run_types SET status = 'failed', error = %s, finished_at = now()"
+            " WHERE status = 'running'",
+            (INTERRUPTED,),
+        )
+        cur = await conn.execute(
+            "UPDATE sync_runs SET status = 'failed', error = %s, finished_at = now()"
+            " WHERE status = 'running'",
+            (INTERRUPTED,),
+        )
+    return cur.rowcount
+
+
+async def read_checkpoints(
+    conn: psycopg.AsyncConnection[Any], names: Iterable[str]
+) -> dict[str, dt.date]:
+    cur = await conn.execute(
+        "SELECT data_type, last_day FROM sync_checkpoints WHERE data_type = ANY(%s)",
+        (list(names),),
+    )
+    return {str(name): day for name, day in await cur.fetchall()}
+
+
+async def start_run(
+    conn: psycopg.AsyncConnection[Any],
+    names: list[str],
+    start: dt.date | None,
+    end: dt.date | None,
+) -> int:
+    cur = await conn.execute(
+        "INSERT INTO sync_runs (data_types, start_date, end_date) VALUES (%s, %s, %s)"
+        " RETURNING run_id",
+        (names, start, end),
+    )
+    row = await cur.fetchone()
+    assert row is not None
+    return int(row[0])
+
+
+async def start_type(
+    conn: psycopg.AsyncConnection[Any], run_id: int, name: str, start: dt.date, end: dt.date
+) -> None:
+    await conn.execute(
+        "INSERT INTO sync_run_types (run_id, data_type, status, start_date, end_date)"
+        " VALUES (%s, %s, 'running', %s, %s)",
+        (run_id, name, start, end),
+    )
+
+
+async def finish_type(
+    conn: psycopg.AsyncConnection[Any],
+    run_id: int,
+    name: str,
+    *,
+    documents: int,
+    error: str | None,
+    checkpoint: dt.date | None,
+) -> None:
+    """Record a type's outcome; on success also advance its checkpoint, in one transaction.
+
+    The checkpoint only moves forward: `GREATEST` keeps a later day already stored.
+    """
+    async with conn.transaction():
+        if error is None and checkpoint is not None:
+            await conn.execute(
+                "INSERT INTO sync_checkpoints (data_type, last_day) VALUES (%s, %s)"
+                " ON CONFLICT (data_type) DO UPDATE"
+                " SET last_day = GREATEST(sync_checkpoints.last_day, EXCLUDED.last_day),"
+                "     updated_at = now()"
+                " WHERE sync_checkpoints.last_day < EXCLUDED.last_day",
+                (name, checkpoint),
+            )
+        await conn.execute(
+            "UPDATE sync_run_types SET status = %s, documents = %s, error = %s,"
+            " finished_at = now() WHERE run_id = %s AND data_type = %s",
+            ("failed" if error else "succeeded", documents, error, run_id, name),
+        )
+
+
+async def finish_run(
+    conn: psycopg.AsyncConnection[Any],
+    run_id: int,
+    *,
+    succeeded: bool,
+    counts: Mapping[str, Any],
+    error: str | None,
+) -> None:
+    await conn.execute(
+        "UPDATE sync_runs SET status = %s, counts = %s, error = %s, finished_at = now()"
+        " WHERE run_id = %s",
+        ("succeeded" if succeeded else "failed", Jsonb(dict(counts)), error, run_id),
+    )
