@@ -173,7 +173,9 @@ def _resolve_query_variables(
         values[variable["name"]] = str(row[0]) if row else ""
 
 
-def _run_all_sql(database_url: str) -> tuple[list[str], list[str], int]:
+def run_all_sql(
+    database_url: str, ranges: Mapping[str, TimeRange] = RANGES
+) -> tuple[list[str], list[str], int]:
     """(errors, empty results, queries run) over every dashboard, range and variable value."""
     errors: list[str] = []
     empty: list[str] = []
@@ -183,7 +185,7 @@ def _run_all_sql(database_url: str) -> tuple[list[str], list[str], int]:
         conn.execute("SET default_transaction_read_only = on")
         conn.execute("SET statement_timeout = '10s'")
         for (name, dashboard), (range_name, time_range) in itertools.product(
-            DASHBOARDS.items(), RANGES.items()
+            DASHBOARDS.items(), ranges.items()
         ):
             for values in _variable_sets(dashboard):
                 _resolve_query_variables(conn, dashboard, time_range, values)
@@ -204,7 +206,7 @@ def _run_all_sql(database_url: str) -> tuple[list[str], list[str], int]:
 def test_every_sql_query_returns_rows_on_a_filled_database(database_url: str) -> None:
     with psycopg.connect(database_url) as conn:
         fill(conn, SAMPLE)
-    errors, empty, count = _run_all_sql(database_url)
+    errors, empty, count = run_all_sql(database_url)
     assert errors == []
     # With a full sample every panel has something to show, so all of them are "key panels".
     assert empty == []
@@ -212,7 +214,7 @@ def test_every_sql_query_returns_rows_on_a_filled_database(database_url: str) ->
 
 
 def test_every_sql_query_runs_on_an_empty_database(database_url: str) -> None:
-    errors, _empty, count = _run_all_sql(database_url)
+    errors, _empty, count = run_all_sql(database_url)
     assert errors == []
     assert count > 150
 
