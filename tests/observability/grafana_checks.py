@@ -26,7 +26,7 @@ OBSERVABILITY = REPO / "observability"
 DASHBOARDS_DIR = OBSERVABILITY / "grafana" / "dashboards"
 DATASOURCES_FILE = OBSERVABILITY / "grafana" / "provisioning" / "datasources" / "datasources.yaml"
 RULES_FILE = OBSERVABILITY / "prometheus" / "rules" / "myhealth.rules.yaml"
-CONTRACT_FILE = REPO / "docs" / "CONTRIBUTING-AGENTS.md"
+CONTRACT_FILE = REPO / "docs" / "development.md"
 
 POSTGRES_TYPE = "grafana-postgresql-datasource"
 PROMETHEUS_TYPE = "prometheus"
@@ -531,7 +531,7 @@ def scraped_metric_names(exposition: str) -> set[str]:
 
 
 def contract_metric_names(path: Path = CONTRACT_FILE) -> set[str]:
-    """The metric names of the contract list in docs/CONTRIBUTING-AGENTS.md."""
+    """The metric names of the contract list in docs/development.md."""
     text = path.read_text(encoding="utf-8")
     section = text.split("## Metric names", 1)[1]
     return set(re.findall(r"`(myhealth_[a-z0-9_]+)", section))

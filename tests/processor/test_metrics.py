@@ -1,4 +1,4 @@
-"""/metrics exposes every processor metric of the contract (docs/CONTRIBUTING-AGENTS.md),
+"""/metrics exposes every processor metric of the contract (docs/development.md),
 including those read from the database at scrape time."""
 
 from __future__ import annotations
@@ -13,7 +13,7 @@ from prometheus_client.parser import text_string_to_metric_families
 
 from .support import example_documents, ingest
 
-CONTRACT = Path(__file__).parents[2] / "docs" / "CONTRIBUTING-AGENTS.md"
+CONTRACT = Path(__file__).parents[2] / "docs" / "development.md"
 
 
 # Every metric the contract asks of an HTTP service and of the processor.

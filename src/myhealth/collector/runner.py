@@ -257,7 +257,7 @@ class Runner:
 
 
 def run_counts(outcomes: Sequence[TypeOutcome], stats: RequestStats | None) -> dict[str, Any]:
-    """`sync_runs.counts` in the layout of docs/CONTRIBUTING-AGENTS.md (the processor reads it).
+    """`sync_runs.counts` in the layout of docs/development.md (the processor reads it).
 
     `reauth_required` drives `myhealth_oauth_reauth_required`: Oura refused the credentials.
     """
