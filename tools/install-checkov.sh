@@ -1,24 +1,7 @@
 #!/usr/bin/env bash
-# Installs checkov into its own venv under .tools (it pins many libraries that must not enter
-# the project lock) and links it into .tools/bin. Run it offline with --skip-download.
+# checkov (Apache-2.0) from PyPI; run it offline with --skip-download.
 set -euo pipefail
+# shellcheck source=tools/lib.sh
+source "$(dirname "$0")/lib.sh"
 
-readonly VERSION="3.3.30"
-
-root="$(cd "$(dirname "$0")/.." && pwd)"
-tools="${root}/.tools"
-venv="${tools}/checkov-venv"
-stamp="${venv}/.version"
-
-if [[ -x "${tools}/bin/checkov" && -f "${stamp}" && "$(cat "${stamp}")" == "${VERSION}" ]]; then
-    exit 0
-fi
-
-echo "installing checkov ${VERSION} from PyPI" >&2
-mkdir -p "${tools}/bin"
-rm -rf "${venv}"
-python3 -m venv "${venv}"
-"${venv}/bin/pip" install --quiet --disable-pip-version-check "checkov==${VERSION}"
-ln -sf ../checkov-venv/bin/checkov "${tools}/bin/checkov"
-echo "${VERSION}" >"${stamp}"
-"${tools}/bin/checkov" --version >&2
+pip_tool checkov 3.3.30

