@@ -4,10 +4,12 @@ values computed independently from what the sandbox served (spec.md §4, §6).""
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Callable
 from statistics import mean
 from typing import Any
 
 import httpx
+import pytest
 import yaml
 
 from ..collector import expected
@@ -129,3 +131,34 @@ def test_every_metric_the_dashboards_and_alerts_use_is_exported(system: System) 
         assert unknown_metrics(dashboard, exported) == [], name
     rules = yaml.safe_load(RULES_FILE.read_text())
     assert rule_unknown_metrics(rules, exported) == []
+
+
+def test_score_trends_by_day_week_and_month(system: System) -> None:
+    scores = {
+        dt.date.fromisoformat(doc["day"]): doc["score"]
+        for doc in _served(system, "daily_readiness")
+        if doc.get("score") is not None
+    }
+    starts: dict[str, Callable[[dt.date], dt.date]] = {
+        "day": lambda d: d,
+        "week": lambda d: d - dt.timedelta(days=d.weekday()),  # weeks start on Monday
+        "month": lambda d: d.replace(day=1),
+    }
+    for bucket, start_of in starts.items():
+        groups: dict[dt.date, list[int]] = {}
+        for day, score in sorted(scores.items()):
+            groups.setdefault(start_of(day), []).append(score)
+        body = _get(
+            system,
+            "/api/v1/trends/readiness_score",
+            start_date=str(system.start),
+            end_date=str(system.end),
+            bucket=bucket,
+        )
+        assert body["bucket"] == bucket
+        assert [
+            (dt.date.fromisoformat(p["start"]), p["min"], p["max"], p["count"])
+            for p in body["points"]
+        ] == [(start, min(v), max(v), len(v)) for start, v in groups.items()], bucket
+        for point, values in zip(body["points"], groups.values(), strict=True):
+            assert point["avg"] == pytest.approx(mean(values))
