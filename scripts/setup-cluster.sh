@@ -15,7 +15,7 @@ need kubectl
 cluster="${CLUSTER_NAME:-}"
 if [[ -z "${cluster}" ]]; then
     need terraform
-    cluster="$(terraform -chdir="${tf_dir}" output -raw eks_cluster_name)"
+    cluster="$(terraform -chdir="${tf_dir}" output -raw cluster_name)"
 fi
 
 aws eks update-kubeconfig --region "${region}" --name "${cluster}" --alias "myhealth-${env}"

@@ -15,7 +15,7 @@ from typing import Any
 import hcl2
 import pytest
 
-from .helpers import ENVIRONMENTS, MODULES, TERRAFORM
+from .helpers import ENVIRONMENTS, MODULES, REPO, TERRAFORM, WORKFLOWS
 
 MODULE_DIRS = sorted(path for path in MODULES.iterdir() if path.is_dir())
 ENVIRONMENT_DIRS = sorted(path for path in ENVIRONMENTS.iterdir() if path.is_dir())
@@ -196,3 +196,15 @@ def test_tfvars_only_set_declared_variables(environment: Path) -> None:
     assert values.keys() - declared.keys() == set()
     assert required - values.keys() == set()
     assert unquote(values["environment"]) == environment.name
+
+
+def test_scripts_and_workflows_read_outputs_the_roots_declare() -> None:
+    """`terraform output NAME` in a script or workflow names an output every root declares."""
+    pattern = re.compile(r"terraform\b[^\n]*\boutput\s+(?:-(?:raw|json)\s+)?([a-z_]+)")
+    texts = [p.read_text() for p in (REPO / "scripts").glob("*.sh")]
+    texts += [p.read_text() for p in WORKFLOWS.glob("*.yml")]
+    used = {name for text in texts for name in pattern.findall(text)}
+    assert used, "no terraform output is read anywhere: the pattern is stale"
+    for environment in sorted(p for p in ENVIRONMENTS.iterdir() if p.is_dir()):
+        declared = load(environment).outputs
+        assert used <= set(declared), (environment.name, sorted(used - set(declared)))
