@@ -21,7 +21,7 @@ MODULE_DIRS = sorted(path for path in MODULES.iterdir() if path.is_dir())
 ENVIRONMENT_DIRS = sorted(path for path in ENVIRONMENTS.iterdir() if path.is_dir())
 ALL_DIRS = MODULE_DIRS + ENVIRONMENT_DIRS
 META_ARGUMENTS = {"source", "version", "count", "for_each", "depends_on", "providers"}
-SHARED_ROOT_FILES = ["main.tf", "variables.tf", "outputs.tf", "providers.tf", "versions.tf"]
+SHARED_ROOT_FILES = ["outputs.tf", "providers.tf", "variables.tf", "versions.tf"]
 
 
 def unquote(value: Any) -> Any:
@@ -93,8 +93,11 @@ def test_module_inputs_are_declared_and_required_ones_are_passed(
     caller, name, target = call
     assert target.is_dir(), f"{name}: source {target} does not exist"
     declared = load(target).variables
-    passed = {key for key in load(caller).modules[name] if key not in META_ARGUMENTS}
-    passed.discard("__is_block__")
+    passed = {
+        key
+        for key in load(caller).modules[name]
+        if key not in META_ARGUMENTS and not key.startswith("__")  # hcl2's __is_block__ etc.
+    }
     required = {var for var, body in declared.items() if "default" not in body}
 
     assert passed - declared.keys() == set(), "inputs the module does not declare"
@@ -159,15 +162,22 @@ def test_registry_modules_are_pinned_with_a_pessimistic_constraint() -> None:
         assert re.fullmatch(r"~> \d+\.\d+", version), f"{call}: {version!r}"
 
 
-def test_environment_roots_differ_only_in_tfvars_and_backend() -> None:
+def test_environment_roots_are_thin() -> None:
+    """A root is its settings (main.tf: one call of modules/myhealth) and backend.hcl; the
+    provider setup and the re-exported outputs are the same everywhere."""
     dev = ENVIRONMENTS / "dev"
     for environment in ENVIRONMENT_DIRS:
         for name in SHARED_ROOT_FILES:
             assert (environment / name).read_text() == (dev / name).read_text(), (
                 f"{environment.name}/{name} drifted from dev/{name}"
             )
-        assert (environment / "terraform.tfvars").is_file()
+        assert sorted(p.name for p in environment.glob("*.tf")) == sorted(
+            ["main.tf", *SHARED_ROOT_FILES]
+        )
         assert (environment / "backend.hcl").is_file()
+        modules = load(environment).modules
+        assert list(modules) == ["myhealth"]
+        assert unquote(modules["myhealth"]["source"]) == "../../modules/myhealth"
 
 
 def test_providers_are_pinned_in_the_roots_and_the_backend_locks() -> None:
@@ -185,17 +195,11 @@ def test_providers_are_pinned_in_the_roots_and_the_backend_locks() -> None:
 
 
 @pytest.mark.parametrize("environment", ENVIRONMENT_DIRS, ids=lambda path: path.name)
-def test_tfvars_only_set_declared_variables(environment: Path) -> None:
-    with (environment / "terraform.tfvars").open() as handle:
-        values = {
-            key: value for key, value in hcl2.load(handle).items() if not key.startswith("__")
-        }
-    declared = load(environment).variables
-    required = {name for name, body in declared.items() if "default" not in body}
-
-    assert values.keys() - declared.keys() == set()
-    assert required - values.keys() == set()
-    assert unquote(values["environment"]) == environment.name
+def test_each_root_is_the_environment_its_folder_names(environment: Path) -> None:
+    call = load(environment).modules["myhealth"]
+    assert unquote(call["environment"]) == environment.name
+    state_bucket = unquote(call["state_bucket"])
+    assert f'bucket = "{state_bucket}"' in (environment / "backend.hcl").read_text()
 
 
 def test_scripts_and_workflows_read_outputs_the_roots_declare() -> None:

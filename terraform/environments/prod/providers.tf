@@ -1,5 +1,5 @@
 provider "aws" {
-  region = var.region
+  region = local.region
 
   default_tags {
     tags = local.tags
@@ -10,12 +10,12 @@ provider "aws" {
 # so no kubeconfig and no kubectl are involved.
 provider "helm" {
   kubernetes = {
-    host                   = module.eks.cluster_endpoint
-    cluster_ca_certificate = base64decode(module.eks.cluster_certificate_authority_data)
+    host                   = module.myhealth.cluster_endpoint
+    cluster_ca_certificate = base64decode(module.myhealth.cluster_certificate_authority_data)
     exec = {
       api_version = "client.authentication.k8s.io/v1beta1"
       command     = "aws"
-      args        = ["eks", "get-token", "--cluster-name", module.eks.cluster_name, "--region", var.region]
+      args        = ["eks", "get-token", "--cluster-name", module.myhealth.cluster_name, "--region", local.region]
     }
   }
 }

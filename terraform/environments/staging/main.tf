@@ -1,179 +1,35 @@
-# One environment of myHealth. This file is identical in every environment root
-# (tests/infra check it); environments differ only in terraform.tfvars and backend.hcl.
+# staging: prod-like topology on Spot, smaller database.
 locals {
-  name        = "myhealth-${var.environment}"
-  is_dev      = var.environment == "dev"
-  api_domain  = var.api_certificate_arn != null ? "api.myhealth.${var.root_domain}" : ""
-  secret_path = "myhealth/${var.environment}"
+  region            = "us-east-1"
+  github_repository = "eric-n/myhealth"
 
   # The one place tags are set: provider default_tags and every module's `tags`.
   tags = {
     Project     = "myhealth"
-    Environment = var.environment
+    Environment = "staging"
     ManagedBy   = "terraform"
-    Repository  = var.github_repository
+    Repository  = local.github_repository
   }
 }
 
-data "aws_caller_identity" "current" {}
+module "myhealth" {
+  source = "../../modules/myhealth"
 
-module "networking" {
-  source = "../../modules/networking"
+  environment       = "staging"
+  region            = local.region
+  github_repository = local.github_repository
+  state_bucket      = "myhealth-terraform-state-staging" # same as backend.hcl
 
-  name                            = local.name
-  cidr                            = var.vpc_cidr
-  azs                             = var.azs
-  cluster_name                    = local.name
-  single_nat_gateway              = local.is_dev
-  interface_endpoint_subnet_count = local.is_dev ? 1 : length(var.azs)
-  flow_log_retention_days         = var.log_retention_days
+  node_instance_types = ["t3.large", "t3a.large"]
+  node_min_size       = 2
+  node_max_size       = 6
+  db_instance_class   = "db.t3.small"
 
-  tags = local.tags
-}
+  monthly_budget_usd = 500
+  log_retention_days = 90
 
-module "eks" {
-  source = "../../modules/eks"
-
-  cluster_name                 = local.name
-  kubernetes_version           = var.kubernetes_version
-  vpc_id                       = module.networking.vpc_id
-  subnet_ids                   = module.networking.private_subnet_ids
-  endpoint_public_access       = var.cluster_endpoint_public_access
-  endpoint_public_access_cidrs = var.cluster_endpoint_public_access_cidrs
-  admin_principal_arns         = var.admin_principal_arns
-
-  node_instance_types = var.node_instance_types
-  node_capacity_type  = var.environment == "prod" ? "ON_DEMAND" : "SPOT"
-  node_min_size       = var.node_min_size
-  node_max_size       = var.node_max_size
-  node_desired_size   = var.node_min_size
-
-  ebs_csi_role_arn   = module.irsa.ebs_csi_role_arn
-  enable_karpenter   = var.enable_karpenter
-  log_retention_days = var.log_retention_days
-
-  tags = local.tags
-}
-
-module "rds" {
-  source = "../../modules/rds"
-
-  identifier                   = local.name
-  vpc_id                       = module.networking.vpc_id
-  db_subnet_group_name         = module.networking.database_subnet_group_name
-  allowed_security_group_ids   = [module.eks.node_security_group_id]
-  instance_class               = var.db_instance_class
-  multi_az                     = var.environment == "prod"
-  backup_retention_days        = 7
-  deletion_protection          = !local.is_dev
-  performance_insights_enabled = !local.is_dev
-  log_retention_days           = var.log_retention_days
-
-  tags = local.tags
-}
-
-module "ecr" {
-  source = "../../modules/ecr"
-
-  name                = "myhealth"
-  keep_last_images    = 30
-  push_principal_arns = [module.github_oidc.ecr_push_role_arn]
-  force_delete        = local.is_dev
-
-  tags = local.tags
-}
-
-module "secrets" {
-  source = "../../modules/secrets-manager"
-
-  name_prefix             = local.secret_path
-  admin_principal_arns    = values(var.admin_principal_arns)
-  recovery_window_in_days = local.is_dev ? 0 : 30
-  reader_principal_arns = merge(
-    { for key in ["oura-oauth", "oura-tokens", "api-key", "ingest-token", "grafana-admin"] : key => [module.irsa.external_secrets_role_arn] },
-    { jwt-secret = [module.irsa.external_secrets_role_arn, module.api_gateway.authorizer_role_arn] },
-  )
-
-  tags = local.tags
-}
-
-module "irsa" {
-  source = "../../modules/irsa"
-
-  name_prefix       = local.name
-  cluster_name      = module.eks.cluster_name
-  oidc_provider_arn = module.eks.oidc_provider_arn
-
-  external_secret_arns         = concat(values(module.secrets.secret_arns), [module.rds.master_user_secret_arn])
-  external_secret_kms_key_arns = [module.secrets.kms_key_arn, module.rds.kms_key_arn]
-
-  load_balancer_target_group_arns = [module.api_gateway.target_group_arn]
-  enable_cluster_autoscaler       = !var.enable_karpenter
-
-  tags = local.tags
-}
-
-module "api_gateway" {
-  source = "../../modules/api-gateway"
-
-  name                     = local.name
-  vpc_id                   = module.networking.vpc_id
-  vpc_cidr_block           = module.networking.vpc_cidr_block
-  private_subnet_ids       = module.networking.private_subnet_ids
-  target_security_group_id = module.eks.node_security_group_id
-
-  jwt_secret_arn         = module.secrets.secret_arns["jwt-secret"]
-  jwt_secret_kms_key_arn = module.secrets.kms_key_arn
-  authorizer_build_dir   = var.authorizer_build_dir
-
-  domain_name             = local.api_domain
-  certificate_arn         = var.api_certificate_arn
-  hosted_zone_id          = var.api_hosted_zone_id
-  nlb_deletion_protection = !local.is_dev
-  log_retention_days      = var.log_retention_days
-
-  tags = local.tags
-}
-
-module "istio" {
-  source = "../../modules/istio"
-
-  ingress_gateway_replicas = local.is_dev ? 1 : 2
-
-  depends_on = [module.eks]
-}
-
-module "cloudfront" {
-  source = "../../modules/cloudfront"
-
-  create = var.enable_cloudfront
-  name   = local.name
-
-  tags = local.tags
-}
-
-module "security_baseline" {
-  source = "../../modules/security-baseline"
-
-  name                = local.name
-  enable_cloudtrail   = true
-  enable_guardduty    = var.enable_guardduty
-  enable_config       = var.enable_config
-  monthly_budget_usd  = var.monthly_budget_usd
-  budget_alert_emails = var.budget_alert_emails
-
-  tags = local.tags
-}
-
-module "github_oidc" {
-  source = "../../modules/github-oidc"
-
-  name_prefix          = local.name
-  github_repository    = var.github_repository
-  github_environment   = var.environment
-  create_oidc_provider = var.create_github_oidc_provider
-  ecr_repository_arn   = module.ecr.repository_arn
-  state_bucket_arn     = "arn:aws:s3:::${var.state_bucket}"
+  # false if this environment shares its AWS account with dev (one OIDC provider per account).
+  create_github_oidc_provider = true
 
   tags = local.tags
 }

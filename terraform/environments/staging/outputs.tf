@@ -1,111 +1,27 @@
-# Everything the Helm chart and ArgoCD need, as data. `helm_values` is the one to hand over:
-#   terraform output -json helm_values > <values file>   (see docs/infrastructure.md)
+# What the Helm chart, ArgoCD, the workflows and the scripts read (docs/infrastructure.md).
 # Terraform itself never applies anything to the cluster besides the Istio Helm releases.
 
-output "region" {
-  description = "AWS region."
-  value       = var.region
+output "helm_values" {
+  description = "The chart's infrastructure values: `terraform output -json helm_values > <values file>`."
+  value       = module.myhealth.helm_values
 }
 
 output "cluster_name" {
-  description = "EKS cluster (`aws eks update-kubeconfig --name <this>`)."
-  value       = module.eks.cluster_name
-}
-
-output "cluster_endpoint" {
-  description = "Kubernetes API endpoint (register the cluster in ArgoCD with it)."
-  value       = module.eks.cluster_endpoint
-}
-
-output "ecr_repository_url" {
-  description = "Image repository; CI pushes `<this>:<git sha>`."
-  value       = module.ecr.repository_url
-}
-
-output "rds_endpoint" {
-  description = "host:port of PostgreSQL."
-  value       = module.rds.endpoint
-}
-
-output "rds_master_secret_arn" {
-  description = "RDS-managed secret with the master user's credentials."
-  value       = module.rds.master_user_secret_arn
-}
-
-output "secret_names" {
-  description = "Secrets Manager names by key (ExternalSecret remoteRef.key)."
-  value       = module.secrets.secret_names
-}
-
-output "external_secrets_role_arn" {
-  description = "IRSA role of the External Secrets service account."
-  value       = module.irsa.external_secrets_role_arn
-}
-
-output "api_url" {
-  description = "Public URL of the API."
-  value       = module.api_gateway.public_url
-}
-
-output "api_domain_target" {
-  description = "Alias target for the API's domain when DNS is managed outside Route 53."
-  value       = module.api_gateway.domain_target
+  description = "EKS cluster name (scripts/setup-cluster.sh)."
+  value       = module.myhealth.cluster_name
 }
 
 output "github_actions_roles" {
-  description = "Role ARNs for the GitHub Actions variables AWS_ECR_PUSH_ROLE_ARN, AWS_TERRAFORM_PLAN_ROLE_ARN, AWS_TERRAFORM_APPLY_ROLE_ARN."
-  value = {
-    ecr_push        = module.github_oidc.ecr_push_role_arn
-    terraform_plan  = module.github_oidc.terraform_plan_role_arn
-    terraform_apply = module.github_oidc.terraform_apply_role_arn
-  }
+  description = "IAM roles the GitHub Actions workflows assume through OIDC."
+  value       = module.myhealth.github_actions_roles
 }
 
-output "helm_values" {
-  description = "Infrastructure values for the myhealth chart (same keys as helm/myhealth/values.yaml, so the JSON can be passed with -f as it is) and the platform apps. No secret values: only names and ARNs."
-  value = {
-    aws = {
-      region      = var.region
-      accountId   = data.aws_caller_identity.current.account_id
-      environment = var.environment
-    }
-    image = {
-      repository = module.ecr.repository_url
-    }
-    database = {
-      host            = module.rds.address
-      port            = module.rds.port
-      name            = module.rds.db_name
-      sslMode         = "require"
-      masterSecretArn = module.rds.master_user_secret_arn
-      cidrs           = module.networking.database_subnet_cidrs
-    }
-    externalSecrets = {
-      roleArn        = module.irsa.external_secrets_role_arn
-      serviceAccount = "myhealth-external-secrets"
-      secretNames = {
-        ouraOauth    = module.secrets.secret_names["oura-oauth"]
-        ouraTokens   = module.secrets.secret_names["oura-tokens"]
-        apiKey       = module.secrets.secret_names["api-key"]
-        jwtSecret    = module.secrets.secret_names["jwt-secret"]
-        ingestToken  = module.secrets.secret_names["ingest-token"]
-        grafanaAdmin = module.secrets.secret_names["grafana-admin"]
-      }
-    }
-    ingress = {
-      targetGroupArn    = module.api_gateway.target_group_arn
-      gatewayNamespace  = module.istio.ingress_gateway_namespace
-      gatewayService    = module.istio.ingress_gateway_service
-      gatewaySelector   = module.istio.ingress_gateway_selector
-      gatewayTargetPort = module.api_gateway.ingress_gateway_port
-      publicUrl         = module.api_gateway.public_url
-    }
-    platform = {
-      clusterName                   = module.eks.cluster_name
-      vpcId                         = module.networking.vpc_id
-      loadBalancerControllerRoleArn = module.irsa.load_balancer_controller_role_arn
-      clusterAutoscalerRoleArn      = module.irsa.cluster_autoscaler_role_arn
-      karpenter                     = module.eks.karpenter
-    }
-  }
+output "ecr_repository_url" {
+  description = "Where build-image.yml pushes the image."
+  value       = module.myhealth.ecr_repository_url
+}
+
+output "api_url" {
+  description = "The public API's URL (API Gateway)."
+  value       = module.myhealth.api_url
 }
