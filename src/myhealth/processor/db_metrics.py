@@ -132,71 +132,71 @@ class DatabaseMetrics(Collector):
 
     def collect(self) -> Iterator[Metric]:
         s = self.snapshot
-        newest = GaugeMetricFamily(
+        yield _family(
+            GaugeMetricFamily,
             "myhealth_data_newest_day_timestamp_seconds",
             "Midnight UTC of the newest day stored, by data type.",
-            labels=["data_type"],
+            ["data_type"],
+            {(k,): v for k, v in s.newest_day.items()},
         )
-        for data_type, value in sorted(s.newest_day.items()):
-            newest.add_metric([data_type], value)
-        yield newest
-
-        success = GaugeMetricFamily(
+        yield _family(
+            GaugeMetricFamily,
             "myhealth_sync_last_success_timestamp_seconds",
             "When a collector run last completed the data type (Unix time).",
-            labels=["data_type"],
+            ["data_type"],
+            {(k,): v for k, v in s.last_success.items()},
         )
-        for data_type, value in sorted(s.last_success.items()):
-            success.add_metric([data_type], value)
-        yield success
-
-        last_run = GaugeMetricFamily(
+        yield _family(
+            GaugeMetricFamily,
             "myhealth_collector_last_run_timestamp_seconds",
             "When the last collector run of each final status finished (Unix time).",
-            labels=["status"],
+            ["status"],
+            {(k,): v for k, v in s.last_run.items()},
         )
-        for status, value in sorted(s.last_run.items()):
-            last_run.add_metric([status], value)
-        yield last_run
-
-        runs = GaugeMetricFamily(
+        yield _family(
+            GaugeMetricFamily,
             "myhealth_collector_runs",
             "Collector runs started in the last 24 hours, by status.",
-            labels=["status"],
+            ["status"],
+            {(k,): s.runs_24h.get(k, 0.0) for k in RUN_STATUSES},
         )
-        for status in RUN_STATUSES:
-            runs.add_metric([status], s.runs_24h.get(status, 0.0))
-        yield runs
-
         yield GaugeMetricFamily(
             "myhealth_oauth_reauth_required",
             "1 when the last collector run failed because Oura refused the token.",
             value=1.0 if s.reauth_required else 0.0,
         )
-
-        quarantined = GaugeMetricFamily(
+        yield _family(
+            GaugeMetricFamily,
             "myhealth_quarantined_documents",
             "Documents in quarantine (failed validation), by data type.",
-            labels=["data_type"],
+            ["data_type"],
+            {(k,): s.quarantined.get(k, 0.0) for k in ALL_NAMES},
         )
-        for data_type in ALL_NAMES:
-            quarantined.add_metric([data_type], s.quarantined.get(data_type, 0.0))
-        yield quarantined
-
-        requests = CounterMetricFamily(
+        yield _family(
+            CounterMetricFamily,
             "myhealth_oura_requests",
             "Oura API requests made by all collector runs, by route and status.",
-            labels=["route", "status"],
+            ["route", "status"],
+            {tuple(k): v for k, v in s.oura_requests.items()},
         )
-        for (route, status), value in sorted(s.oura_requests.items()):
-            requests.add_metric([route, status], value)
-        yield requests
-
-        retries = CounterMetricFamily(
+        yield _family(
+            CounterMetricFamily,
             "myhealth_oura_retries",
             "Oura API request retries made by all collector runs, by reason.",
-            labels=["reason"],
+            ["reason"],
+            {(k,): s.oura_retries.get(k, 0.0) for k in set(RETRY_REASONS) | set(s.oura_retries)},
         )
-        for reason in sorted(set(RETRY_REASONS) | set(s.oura_retries)):
-            retries.add_metric([reason], s.oura_retries.get(reason, 0.0))
-        yield retries
+
+
+def _family(
+    kind: type[GaugeMetricFamily] | type[CounterMetricFamily],
+    name: str,
+    documentation: str,
+    labels: list[str],
+    values: dict[tuple[str, ...], float],
+) -> Metric:
+    """A labelled metric family with one sample per entry of `values`, in label order."""
+    family = kind(name, documentation, labels=labels)
+    for label_values, value in sorted(values.items()):
+        family.add_metric(list(label_values), value)
+    return family
