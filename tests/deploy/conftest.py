@@ -4,7 +4,6 @@ CRD schemas in the shared directory)."""
 
 from __future__ import annotations
 
-import os
 import shutil
 import subprocess
 from collections.abc import Callable, Iterator
@@ -62,15 +61,9 @@ def tool(name: str) -> str:
     return found
 
 
-def shared_dir() -> Path:
-    """The read-only shared/ directory beside the repository (CI), or MYHEALTH_SHARED_DIR."""
-    path = Path(os.environ.get("MYHEALTH_SHARED_DIR", REPO.parent / "shared"))
-    if not (path / "crds").is_dir():
-        pytest.fail(
-            f"CRD schemas not found at {path / 'crds'}: set MYHEALTH_SHARED_DIR to the shared "
-            "directory (it holds crds/)"
-        )
-    return path
+def crd_dir() -> Path:
+    """The vendored upstream CRDs (tests/data/crds, provenance in its README)."""
+    return REPO / "tests" / "data" / "crds"
 
 
 def helm_args(values: list[Path]) -> list[str]:
@@ -217,4 +210,4 @@ class CrdValidator:
 
 @pytest.fixture(scope="session")
 def crds() -> CrdValidator:
-    return CrdValidator(shared_dir() / "crds")
+    return CrdValidator(crd_dir())

@@ -22,7 +22,7 @@ from .conftest import (
     tool,
 )
 
-# Kinds with no vendored CRD (shared/crds has none): checked by dedicated tests instead.
+# Kinds with no vendored CRD (tests/data/crds has none): checked by dedicated tests instead.
 NO_VENDORED_CRD = {("elbv2.k8s.aws/v1beta1", "TargetGroupBinding")}
 CUSTOM_GROUPS = (
     "elbv2.k8s.aws/",
