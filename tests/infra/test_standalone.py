@@ -48,6 +48,8 @@ class Rule:
     code: str
     pattern: re.Pattern[str]
     why: str
+    # Substrings every match contains: a fast `in` test skips most files (MBs of CRDs).
+    hints: tuple[str, ...]
     provenance_may_cite: bool = False
 
 
@@ -56,6 +58,7 @@ RULES = (
         "sibling-folder",
         re.compile(r"\.\./+shared\b|(?:\$\w+|\$\{\w+\}|\$\([^)]*\))/shared\b"),
         "reads or cites a folder beside the checkout",
+        hints=("/shared",),
         provenance_may_cite=True,
     ),
     Rule(
@@ -65,6 +68,7 @@ RULES = (
             rf"|{_START}shared/[\w-]+(?:/|\.[A-Za-z]\w*\b)"  # a second segment or a file name
         ),
         "cites the reference folder that exists only beside the authors' checkouts",
+        hints=("shared/",),
         provenance_may_cite=True,
     ),
     Rule(
@@ -74,6 +78,7 @@ RULES = (
             rf"|{_START}/(?:home|Users)/[\w.-]+/"
         ),
         "names an absolute path of one machine",
+        hints=("/work", "/root", "/home/", "/Users/"),
     ),
     Rule(
         "reference-document",
@@ -82,11 +87,13 @@ RULES = (
             re.IGNORECASE,
         ),
         "cites a document that is not in the repository (cite its page under docs/ instead)",
+        hints=(".md", ".MD", "§"),
     ),
     Rule(
         "shared-dir-variable",
         re.compile(r"\bMYHEALTH_SHARED_DIR\b"),
         "reads the variable that pointed tests at the reference folder",
+        hints=("MYHEALTH_SHARED_DIR",),
     ),
 )
 PROVENANCE_READMES = "tests/data/*/README.md"
@@ -105,13 +112,19 @@ class Finding:
 
 def findings_in_text(path: str, text: str) -> list[Finding]:
     provenance = fnmatch.fnmatch(path, PROVENANCE_READMES)
+    # Whole-text search first (most files match nothing), then line by line for the report.
+    rules = [
+        rule
+        for rule in RULES
+        if not (provenance and rule.provenance_may_cite)
+        and any(hint in text for hint in rule.hints)
+        and rule.pattern.search(text)
+    ]
     found = []
     for number, line in enumerate(text.splitlines(), start=1):
-        for rule in RULES:
-            if provenance and rule.provenance_may_cite:
-                continue
-            if rule.pattern.search(line):
-                found.append(Finding(path, number, rule.code, line))
+        found += [
+            Finding(path, number, rule.code, line) for rule in rules if rule.pattern.search(line)
+        ]
     return found
 
 
@@ -215,3 +228,69 @@ def test_the_scan_reads_tracked_files_and_reports_where(tmp_path: Path) -> None:
     assert [str(finding) for finding in found] == [
         "docs/guide.md:3: machine-path: Read `/home/alice/notes.md` first."
     ]
+
+
+# A citation of a page under docs/, optionally with a section: `docs/api.md`,
+# `docs/oura-api.md#date-windows`, or inside docs/ a relative link `](oura-api.md#scopes)`.
+DOCS_CITATION = re.compile(r"\bdocs/([\w.-]+\.md)(?:#([\w-]+))?")
+RELATIVE_LINK = re.compile(r"\]\(([\w.-]+\.md)(?:#([\w-]+))?\)")
+
+
+def heading_anchors(markdown: str) -> set[str]:
+    """GitHub's anchors: lower case, punctuation dropped, spaces to dashes (code blocks skipped)."""
+    anchors = set()
+    in_code = False
+    for line in markdown.splitlines():
+        if line.startswith("```"):
+            in_code = not in_code
+        elif not in_code and line.startswith("#"):
+            title = line.lstrip("#").strip().lower()
+            anchors.add(re.sub(r"[^\w\- ]", "", title).replace(" ", "-"))
+    return anchors
+
+
+def broken_docs_citations(repo: Path, skip: frozenset[str] = frozenset()) -> list[str]:
+    broken = []
+    for name in tracked_files(repo):
+        file = repo / name
+        if name in skip or not file.is_file() or b"\0" in file.read_bytes()[:8192]:
+            continue
+        text = file.read_text(errors="replace")
+        citations = DOCS_CITATION.findall(text)
+        if name.startswith("docs/"):
+            citations += RELATIVE_LINK.findall(text)
+        for page, anchor in citations:
+            target = repo / "docs" / page
+            if not target.is_file():
+                broken.append(f"{name}: docs/{page} does not exist")
+            elif anchor and anchor not in heading_anchors(target.read_text()):
+                broken.append(f"{name}: docs/{page} has no section #{anchor}")
+    return sorted(set(broken))
+
+
+def test_every_cited_docs_page_and_section_exists() -> None:
+    """Comments now cite docs/ instead of documents outside the repository; those citations
+    must not rot either."""
+    broken = broken_docs_citations(REPO, skip=frozenset({THIS_FILE}))
+
+    assert not broken, "\n".join(broken)
+
+
+def test_a_broken_docs_citation_is_reported(tmp_path: Path) -> None:
+    subprocess.run(["git", "init", "-q", str(tmp_path)], check=True)
+    (tmp_path / "docs").mkdir()
+    (tmp_path / "docs" / "api.md").write_text("# API\n\n## Errors\n\nSee [setup](setup.md).\n")
+    (tmp_path / "main.py").write_text("# docs/api.md#errors docs/api.md#limits docs/gone.md\n")
+    subprocess.run(["git", "-C", str(tmp_path), "add", "docs", "main.py"], check=True)
+
+    assert broken_docs_citations(tmp_path) == [
+        "docs/api.md: docs/setup.md does not exist",
+        "main.py: docs/api.md has no section #limits",
+        "main.py: docs/gone.md does not exist",
+    ]
+
+
+def test_heading_anchors_follow_github() -> None:
+    page = "# `myhealth collect`\n## 5. Values for the environment\n```\n# not a heading\n```\n"
+
+    assert heading_anchors(page) == {"myhealth-collect", "5-values-for-the-environment"}
