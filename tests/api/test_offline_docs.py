@@ -5,6 +5,7 @@ itself (the Swagger UI wheel pinned in uv.lock), with the content type a browser
 from __future__ import annotations
 
 import re
+from collections.abc import Iterator
 from html.parser import HTMLParser
 from pathlib import Path
 from urllib.parse import urljoin, urlsplit
@@ -13,9 +14,11 @@ import httpx
 import pytest
 
 from myhealth import __version__
+from myhealth.storage.local_cluster import LocalCluster
 
+from ..conftest import TEMPLATE
 from .conftest import ClientFactory
-from .process import running_api
+from .process import ApiProcess, running_api
 
 EXPECTED_TYPES = {".js": "text/javascript", ".css": "text/css", ".png": "image/png"}
 
@@ -37,56 +40,60 @@ def linked_urls(page: str) -> list[str]:
     return parser.urls
 
 
-def test_the_docs_page_loads_every_asset_from_the_api_itself(
-    database_url: str, tmp_path: Path
-) -> None:
-    with running_api(database_url, tmp_path) as api:
-        page = httpx.get(f"{api.url}/docs", timeout=10)
-        assert page.status_code == 200
-        assert page.headers["content-type"].startswith("text/html")
-        urls = linked_urls(page.text)
-        # The script, the stylesheet, the icon and the start-up script: a page that lost one
-        # would still parse, so the count is pinned.
-        assert len(urls) == 4, urls
-        assert "<script>" not in page.text, "an inline script would need 'unsafe-inline'"
-
-        start_script = ""
-        for url in urls:
-            absolute = urljoin(str(page.url), url)
-            assert urlsplit(absolute).netloc == urlsplit(api.url).netloc, f"off-host: {url}"
-            asset = httpx.get(absolute, timeout=10)
-            assert asset.status_code == 200, url
-            suffix = Path(urlsplit(absolute).path).suffix
-            assert asset.headers["content-type"].startswith(EXPECTED_TYPES[suffix]), url
-            assert asset.headers["x-content-type-options"] == "nosniff"
-            assert len(asset.content) > 0, url
-            if url.endswith("start.js"):
-                start_script = asset.text
-
-        # The start-up script names the OpenAPI document; it is on this host too.
-        named = re.findall(r'"url": "([^"]+)"', start_script)
-        assert named == ["/openapi.json"]
-        assert httpx.get(urljoin(api.url, named[0]), timeout=10).status_code == 200
-        assert '"validatorUrl": null' in start_script
-
-        # The page's policy lets the browser load nothing from anywhere else.
-        policy = page.headers["content-security-policy"]
-        assert "http" not in policy, policy
-        assert "*" not in policy, policy
-        assert "script-src 'self';" in policy
+@pytest.fixture(scope="module")
+def api(pg_cluster: LocalCluster, tmp_path_factory: pytest.TempPathFactory) -> Iterator[ApiProcess]:
+    """One real `myhealth api` process for this module (starting one takes seconds)."""
+    database_url = pg_cluster.create_database("offline_docs", template=TEMPLATE)
+    log_dir = tmp_path_factory.mktemp("offline-docs")
+    # No drain delay on stop: nothing routes traffic to this process.
+    with running_api(database_url, log_dir, API_SHUTDOWN_DELAY_SECONDS="0") as process:
+        yield process
 
 
-def test_the_index_names_the_version_and_links_that_answer(
-    database_url: str, tmp_path: Path
-) -> None:
-    with running_api(database_url, tmp_path) as api:
-        index = httpx.get(f"{api.url}/", timeout=10)
-        assert index.status_code == 200
-        body = index.json()
-        assert body["name"] == "myHealth API"
-        assert body["version"] == __version__
-        for name in ("docs", "openapi", "health", "ready"):
-            assert httpx.get(urljoin(api.url, body["links"][name]), timeout=10).status_code == 200
+def test_the_docs_page_loads_every_asset_from_the_api_itself(api: ApiProcess) -> None:
+    page = httpx.get(f"{api.url}/docs", timeout=10)
+    assert page.status_code == 200
+    assert page.headers["content-type"].startswith("text/html")
+    urls = linked_urls(page.text)
+    # The script, the stylesheet, the icon and the start-up script: a page that lost one
+    # would still parse, so the count is pinned.
+    assert len(urls) == 4, urls
+    assert "<script>" not in page.text, "an inline script would need 'unsafe-inline'"
+
+    start_script = ""
+    for url in urls:
+        absolute = urljoin(str(page.url), url)
+        assert urlsplit(absolute).netloc == urlsplit(api.url).netloc, f"off-host: {url}"
+        asset = httpx.get(absolute, timeout=10)
+        assert asset.status_code == 200, url
+        suffix = Path(urlsplit(absolute).path).suffix
+        assert asset.headers["content-type"].startswith(EXPECTED_TYPES[suffix]), url
+        assert asset.headers["x-content-type-options"] == "nosniff"
+        assert len(asset.content) > 0, url
+        if url.endswith("start.js"):
+            start_script = asset.text
+
+    # The start-up script names the OpenAPI document; it is on this host too.
+    named = re.findall(r'"url": "([^"]+)"', start_script)
+    assert named == ["/openapi.json"]
+    assert httpx.get(urljoin(api.url, named[0]), timeout=10).status_code == 200
+    assert '"validatorUrl": null' in start_script
+
+    # The page's policy lets the browser load nothing from anywhere else.
+    policy = page.headers["content-security-policy"]
+    assert "http" not in policy, policy
+    assert "*" not in policy, policy
+    assert "script-src 'self';" in policy
+
+
+def test_the_index_names_the_version_and_links_that_answer(api: ApiProcess) -> None:
+    index = httpx.get(f"{api.url}/", timeout=10)
+    assert index.status_code == 200
+    body = index.json()
+    assert body["name"] == "myHealth API"
+    assert body["version"] == __version__
+    for name in ("docs", "openapi", "health", "ready"):
+        assert httpx.get(urljoin(api.url, body["links"][name]), timeout=10).status_code == 200
 
 
 @pytest.mark.parametrize("name", ["nothing.js", "..%2Fcore.py", "index.html"])
