@@ -56,9 +56,13 @@ class Rule:
 RULES = (
     Rule(
         "sibling-folder",
-        re.compile(r"\.\./+shared\b|(?:\$\w+|\$\{\w+\}|\$\([^)]*\))/shared\b"),
+        re.compile(
+            r"\.\./+shared\b"
+            r"|(?:\$\w+|\$\{\w+\}|\$\([^)]*\))/shared\b"  # $ROOT/shared
+            r"|/\s*[\"']shared[\"']"  # REPO.parent / "shared"
+        ),
         "reads or cites a folder beside the checkout",
-        hints=("/shared",),
+        hints=("shared",),
         provenance_may_cite=True,
     ),
     Rule(
@@ -161,6 +165,7 @@ def test_no_tracked_file_reads_or_cites_a_path_outside_the_repository() -> None:
         ('CRDS = Path(os.environ.get("X", "../shared/crds"))', "sibling-folder"),
         ("ROOT=$(git rev-parse --show-toplevel)/../shared", "sibling-folder"),
         ('cp -r "$REFERENCE/shared/oura" tests/data/', "sibling-folder"),
+        ('CRDS = REPO.parent / "shared" / "crds"', "sibling-folder"),
         ("evidence in shared/oura/facts.txt", "reference-folder"),
         ("copied from `shared/oura`", "reference-folder"),
         ("schemas from 'shared/crds'", "reference-folder"),
@@ -191,6 +196,7 @@ def test_a_path_outside_the_repository_is_flagged(line: str, code: str) -> None:
         "https://example.com/work/shared/index.html",
         "caFile: {{ $dir }}/root-cert.pem",
         "readOnlyRootFilesystem: true",
+        '"tooltip": {"shared": true}',
         "git clone <repo> /tmp/x && cd /tmp/x",
         "~/.config/myhealth/tokens.json",
         "the OpenAPI spec (openapi.json) and docs/oura-api.md#date-windows",
