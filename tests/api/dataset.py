@@ -121,7 +121,7 @@ class Dataset:
                 )
         conn.commit()
 
-    # ---- expectations (spec.md §4 and §6, in Python) ---------------------------------------
+    # ---- expectations (docs/architecture.md#the-daily-relations, docs/api.md; in Python) ----
 
     def main_periods(self) -> dict[dt.date, SleepPeriod]:
         chosen: dict[dt.date, SleepPeriod] = {}

@@ -33,7 +33,7 @@ class ApiProcess:
 def api_environ(database_url: str, port: int, **extra: str) -> dict[str, str]:
     return {
         "PATH": os.environ.get("PATH", ""),
-        "HOME": os.environ.get("HOME", "/root"),
+        "HOME": str(Path.home()),
         "DATABASE_URL": database_url,
         "API_KEY": API_KEY,
         "JWT_SECRET": JWT_SECRET,

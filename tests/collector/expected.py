@@ -1,5 +1,6 @@
 """What the sandbox serves, read over plain HTTP (not through the Oura client under test),
-and the three daily relations computed from it in Python by the rules of spec.md §4."""
+and the three daily relations computed from it in Python by the rules in
+docs/architecture.md#the-daily-relations."""
 
 from __future__ import annotations
 

@@ -1,6 +1,7 @@
-"""The three daily relations (spec.md §4) hold what the spec derives from ingested documents.
+"""The three daily relations (docs/architecture.md#the-daily-relations) hold what their rules
+derive from ingested documents.
 
-The expected rows are computed here, in Python, straight from the spec's rules, and compared
+The expected rows are computed here, in Python, straight from those rules, and compared
 with what PostgreSQL's views return for the same documents.
 """
 

@@ -1,4 +1,5 @@
-"""The three daily relations (spec.md §4) against hand-built rows that cover the edge cases."""
+"""The three daily relations (docs/architecture.md#the-daily-relations) against hand-built rows
+that cover the edge cases."""
 
 from __future__ import annotations
 

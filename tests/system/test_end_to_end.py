@@ -1,5 +1,6 @@
 """Sandbox -> collector -> processor -> PostgreSQL -> API and dashboards, checked against
-values computed independently from what the sandbox served (spec.md §4, §6)."""
+values computed independently from what the sandbox served (by the rules in docs/api.md and
+docs/architecture.md#the-daily-relations)."""
 
 from __future__ import annotations
 

@@ -1,5 +1,5 @@
 {{/*
-The env of each command (spec.md §3): shared settings from the ConfigMap, secrets by key.
+The env of each command (docs/architecture.md#configuration): shared settings from the ConfigMap, secrets by key.
 */}}
 {{- define "myhealth.secretEnv" -}}
 - name: {{ .key }}

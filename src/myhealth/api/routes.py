@@ -1,4 +1,4 @@
-"""Every route of the public API, in one place (spec.md §6)."""
+"""Every route of the public API, in one place (docs/api.md)."""
 
 from __future__ import annotations
 

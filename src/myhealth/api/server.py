@@ -23,6 +23,7 @@ from starlette.responses import JSONResponse
 
 from myhealth import __version__
 from myhealth.api import guards
+from myhealth.api.docs import docs_router
 from myhealth.api.queries import Reader
 from myhealth.api.routes import ApiContext, data, probes, public
 from myhealth.platform import logging as mh_logging
@@ -98,7 +99,7 @@ def create_app(settings: ApiSettings, *, pool: AsyncConnectionPool | None = None
         version=__version__,
         description=DESCRIPTION,
         lifespan=lifespan,
-        docs_url=DOCS_URL,
+        docs_url=None,  # api/docs.py serves the page and its assets itself (no CDN)
         redoc_url=None,
         openapi_url=OPENAPI_URL,
     )
@@ -106,6 +107,11 @@ def create_app(settings: ApiSettings, *, pool: AsyncConnectionPool | None = None
     app.include_router(public)
     app.include_router(data)
     app.include_router(probes)
+    app.include_router(
+        docs_router(
+            title=app.title, version=__version__, docs_url=DOCS_URL, openapi_url=OPENAPI_URL
+        )
+    )
 
     @app.exception_handler(RequestValidationError)
     async def invalid_request(_: Request, exc: RequestValidationError) -> JSONResponse:

@@ -1,4 +1,4 @@
-"""`myhealth collect`: one sync run, Oura → processor (spec §2, §7).
+"""`myhealth collect`: one sync run, Oura → processor (docs/collector.md, docs/oura-api.md).
 
 Exit codes: 0 every requested type was fetched and acknowledged; 1 at least one type failed
 (one line per failed type on stderr) or the database is unreachable; 2 bad arguments or

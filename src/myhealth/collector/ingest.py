@@ -1,4 +1,4 @@
-"""The processor's ingest API as the collector uses it (spec §5).
+"""The processor's ingest API as the collector uses it (docs/development.md, "Processor").
 
 `POST {PROCESSOR_URL}/api/v1/ingest` with `{"data_type", "documents"}`; the answer's counts
 are the acknowledgement a checkpoint waits for. Connection failures, timeouts and 5xx are

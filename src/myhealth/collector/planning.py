@@ -1,4 +1,4 @@
-"""Which days each data type needs in this run (spec §2).
+"""Which days each data type needs in this run (docs/collector.md#what-a-run-does).
 
 - `--start-date`/`--end-date` win when given.
 - The end defaults to today in `USER_TIMEZONE`.

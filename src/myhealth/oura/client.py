@@ -1,17 +1,17 @@
 """Async client for the Oura API v2 `usercollection` routes.
 
-What it takes care of, so callers do not have to (evidence in shared/oura/REFERENCE.md):
+What it takes care of, so callers do not have to (the evidence is in docs/oura-api.md):
 - Date windows: collections disagree on whether `start_date`/`end_date` are inclusive and some
   filter by UTC date, so the request is padded by two days on each side and the documents are
-  filtered on their `day` (or `start_day`) and de-duplicated by key (§3.3).
+  filtered on their `day` (or `start_day`) and de-duplicated by key (#date-windows).
 - Heart rate: datetime windows in the owner's time zone, in chunks of at most 30 days, each
   chunk filtered to its half-open interval, so chunk edges never duplicate or drop a sample;
   `+` in offsets goes out as `%2B` (httpx encodes query values).
 - Pagination: `next_token` is followed to the end; a repeated token or more than `max_pages`
-  pages is a PaginationError, never an endless loop (§3.5).
+  pages is a PaginationError, never an endless loop (#pagination).
 - Errors: 429 waits `Retry-After` (capped); 5xx, timeouts and connection failures back off
   exponentially with jitter; 401 refreshes the token once; 403, 426 and other 4xx fail fast
-  with Oura's `detail` (§8).
+  with Oura's `detail` (#errors-and-rate-limits).
 - Every request is counted by route template and status (`stats`, and Prometheus counters
   when a registry is given).
 """
@@ -65,7 +65,8 @@ __all__ = [
 log = get_logger("oura.client")
 
 COLLECTION_PATH = "/v2/usercollection"
-# Padding of date windows (§3.3: end inclusive or exclusive by collection, UTC-date skew).
+# Padding of date windows: the end is inclusive or exclusive by collection, and some filter by
+# UTC date (docs/oura-api.md#date-windows).
 DATE_PADDING = dt.timedelta(days=2)
 HEARTRATE_CHUNK = dt.timedelta(days=30)
 # Heart-rate requests reach a little past the chunk; the client filters to the exact interval.

@@ -35,7 +35,7 @@ LOCAL_HOSTS = frozenset({"127.0.0.1", "localhost"})
 # Oura's authorization codes live 10 minutes; waiting longer is pointless.
 WAIT_SECONDS = 600.0
 
-# Scope -> the data types that need it. `spo2Daily` was renamed `spo2` (REFERENCE.md §7.2);
+# Scope -> the data types that need it. `spo2Daily` was renamed `spo2` (docs/oura-api.md#scopes);
 # types without a scope of their own are served under `daily`.
 SCOPE_DATA_TYPES: dict[str, tuple[str, ...]] = {
     "personal": ("personal_info",),

@@ -1,7 +1,7 @@
 """Typed models of Oura v2 documents (one per product data type).
 
-Generated from the published OpenAPI document (shared/oura/openapi.json) and then kept by hand.
-They follow Oura's reality rather than the letter of the spec (REFERENCE.md §5.6): every field
+Generated from Oura's OpenAPI document (tests/data/oura/openapi.json), then kept by hand.
+They follow Oura's reality rather than the letter of the spec (docs/oura-api.md): every field
 may be missing (treated as null) and unknown fields are ignored, but a document must have its
 key (`id`; `day` for cardiovascular age; `timestamp` for heart rate) and its day, and a value
 that is present must have the right JSON type: "85" is not a score. Enums are open strings,

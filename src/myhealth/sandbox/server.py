@@ -648,7 +648,8 @@ def _add_control_routes(app: FastAPI, state: SandboxState) -> None:
         return _token_body(state.issue_tokens(), state.faults.access_token_ttl)
 
 
-# The OAuth scope each route needs (REFERENCE §2; types without a scope of their own are daily).
+# The OAuth scope each route needs; types without a scope of their own are `daily`
+# (docs/oura-api.md#scopes).
 ROUTE_SCOPES: dict[str, set[str]] = {
     "heartrate": {"heartrate"},
     "workout": {"workout"},

@@ -18,7 +18,7 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from myhealth.sandbox.generator import Person
 
-# How a collection reads start_date/end_date (REFERENCE.md §3.3):
+# How a collection reads start_date/end_date (docs/oura-api.md#date-windows):
 #   inclusive  the document's day in [start, end]
 #   exclusive  the document's local time (timestamp / bedtime_start / ...) in [start, end)
 #   utc        the document's time in UTC in [start, end): dates taken as UTC midnight

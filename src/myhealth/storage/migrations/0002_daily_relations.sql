@@ -1,4 +1,4 @@
--- The three daily relations of the product contract (spec.md §4), as views over the typed
+-- The three daily relations (docs/architecture.md#the-daily-relations), as views over the typed
 -- tables so they are always consistent with the stored documents.
 
 -- The main sleep period of each day: among that day's long_sleep periods the one with the
