@@ -183,7 +183,8 @@ class Demo:
             self.database_url = url
             self.console.print(
                 f"[green]✓[/] PostgreSQL: using DATABASE_URL ({describe(url)}; empty or "
-                "filled by an earlier demo)"
+                "filled by an earlier demo)",
+                soft_wrap=True,
             )
             return
         # In the system temp dir: when we are root the server runs as `postgres`, which may
