@@ -16,6 +16,7 @@ import pytest
 from myhealth.storage import migrate
 from myhealth.storage.local_cluster import LocalCluster
 from myhealth.storage.reader_access import READER_RELATIONS, READER_ROLE, WITHHELD_RELATIONS
+from tests.observability.test_dashboards import run_all_sql
 
 from .conftest import ClientFactory, bearer
 
@@ -150,3 +151,11 @@ def test_api_works_as_the_read_only_role(
     ):
         response = client.get(path, headers=headers)
         assert response.status_code == 200, (path, response.text)
+
+
+def test_every_grafana_panel_query_runs_as_the_reader(reader_role: str, database_url: str) -> None:
+    """Grafana connects as the same role: nothing a dashboard reads may be withheld."""
+    run_migrate(database_url)
+    errors, _empty, count = run_all_sql(as_reader(database_url))
+    assert errors == []
+    assert count > 150
