@@ -367,6 +367,29 @@ def test_only_the_code_may_be_pasted(oura_sandbox: RunningSandbox, database_url:
     assert stored_pair(database_url) is not None
 
 
+@pytest.mark.parametrize(
+    "shape",
+    [
+        pytest.param(lambda address: address, id="whole-address"),
+        pytest.param(lambda address: address.removeprefix("http://"), id="without-scheme"),
+        pytest.param(lambda address: address.partition("?")[2], id="query-only"),
+        pytest.param(lambda address: f"  {address}#  ", id="padded-with-fragment"),
+    ],
+)
+def test_the_redirected_address_may_be_pasted_in_several_shapes(
+    oura_sandbox: RunningSandbox, database_url: str, shape: Callable[[str], str]
+) -> None:
+    out = io.StringIO()
+    result = login(
+        sandbox_settings(oura_sandbox, database_url),
+        paste=True,
+        out=out,
+        stdin=Pasted(out, lambda url: shape(approve(url))),
+    )
+    assert result == 0
+    assert stored_pair(database_url) is not None
+
+
 def _with_state(state: str) -> Callable[[str], str]:
     def make(url: str) -> str:
         redirected = urlsplit(approve(url))
@@ -383,7 +406,7 @@ def _with_state(state: str) -> Callable[[str], str]:
         pytest.param(_with_state(""), "wrong state", id="empty-state"),
         pytest.param(lambda url: "", "nothing was pasted", id="empty"),
         pytest.param(
-            lambda url: "I clicked approve, what now?",
+            lambda url: "I clicked approve and nothing happened",
             "neither the redirected address nor an authorization code",
             id="prose",
         ),

@@ -184,9 +184,11 @@ def parse_pasted(text: str) -> Callback:
     text = text.strip()
     if not text:
         raise UserFacingError("nothing was pasted; run `myhealth auth login` again")
-    if "://" in text or text.startswith("?") or "code=" in text or "error=" in text:
-        query = urlsplit(text).query if "://" in text else text.lstrip("?")
-        params = _first_values(query)
+    if "://" in text or "?" in text or "code=" in text or "error=" in text:
+        # A whole address, one without its scheme (`127.0.0.1:8765/callback?code=…`), or only
+        # its query string.
+        query = text.partition("?")[2] if "?" in text else text
+        params = _first_values(query.partition("#")[0])
         if "code" not in params and "error" not in params:
             raise UserFacingError(
                 "the pasted address has no code= in it: paste the whole address the browser "
