@@ -129,10 +129,10 @@ def claim_database(url: str) -> None:
         raise DemoError(str(exc)) from None
     except psycopg.Error as exc:
         # E.g. no permission to read a table: whatever it holds is not the demo's.
-        reason = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+        reason = str(exc).strip().splitlines()[0] if str(exc).strip() else "no details"
         raise DemoError(
             f"cannot check that the database at {where} (DATABASE_URL) is safe for the demo "
-            f"({reason}); {advice}"
+            f"(SQLSTATE {exc.sqlstate or 'none'}: {reason}); {advice}"
         ) from None
 
 

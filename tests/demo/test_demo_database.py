@@ -8,6 +8,7 @@ import os
 import subprocess
 import sys
 from pathlib import Path
+from urllib.parse import urlsplit
 
 import psycopg
 import pytest
@@ -123,3 +124,18 @@ def test_stored_oauth_tokens_are_refused_even_in_a_demo_database(database_url: s
 def test_an_unreachable_database_is_reported() -> None:
     with pytest.raises(DemoError, match="cannot reach the database"):
         claim_database(f"postgresql://nobody@127.0.0.1:{free_port()}/myhealth")
+
+
+def test_a_table_the_demo_cannot_read_is_a_refusal(database_url: str) -> None:
+    """Whatever a table it may not read holds is not the demo's."""
+    with psycopg.connect(database_url, autocommit=True) as conn:
+        conn.execute(
+            "DO $$ BEGIN IF NOT EXISTS (SELECT FROM pg_roles WHERE rolname = 'demo_guest') "
+            "THEN CREATE ROLE demo_guest LOGIN PASSWORD 'guest'; END IF; END $$"
+        )
+        conn.execute("CREATE TABLE private_notes (x int)")
+    parts = urlsplit(database_url)
+    as_guest = parts._replace(netloc=f"demo_guest:guest@{parts.hostname}:{parts.port}").geturl()
+    with pytest.raises(DemoError, match=r"cannot check .* \(SQLSTATE 42501: permission denied"):
+        claim_database(as_guest)
+    assert not marked(database_url)

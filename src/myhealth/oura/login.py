@@ -179,8 +179,8 @@ def _wait(server: _CallbackServer, deadline: float) -> Callback:
 def parse_pasted(text: str) -> Callback:
     """The redirected address (or its query string), or only the code, as pasted.
 
-    A bare code carries no `state`, so it cannot be checked against this login; the person
-    copied it from their own browser, which is what the state check protects anyway."""
+    A bare code carries no `state` to check. The check guards against a redirect that this
+    login did not start reaching it; a code the person copies by hand is their own choice."""
     text = text.strip()
     if not text:
         raise UserFacingError("nothing was pasted; run `myhealth auth login` again")
@@ -353,8 +353,9 @@ def login(
     except psycopg.Error as exc:
         # Checked before the URL was printed, so this is rare (the database went away
         # meanwhile); the code is spent either way, so say what to do.
+        reason = str(exc).strip().splitlines()[0] if str(exc).strip() else "no details"
         raise UserFacingError(
-            f"could not store the tokens ({type(exc).__name__}); "
+            f"could not store the tokens (SQLSTATE {exc.sqlstate or 'none'}: {reason}); "
             "run `myhealth auth login` again once the database is back"
         ) from None
 
