@@ -1,7 +1,8 @@
 """The README quick start and docs/oura-setup.md name only settings that exist: every
 environment variable they mention is read by the code (a settings field in
-myhealth.platform.config), by docker-compose.yml, or is a Makefile variable; and every
-variable of the README's `.env` example is one docker-compose.yml actually reads."""
+myhealth.platform.config), by docker-compose.yml, or is a Makefile variable or Dockerfile
+build argument; and every variable of the README's `.env` example is one docker-compose.yml
+actually reads."""
 
 from __future__ import annotations
 
@@ -37,13 +38,18 @@ def makefile_variables() -> set[str]:
     return set(re.findall(r"\$\(([A-Z][A-Z0-9_]*)\)", text))
 
 
+def dockerfile_arguments() -> set[str]:
+    text = (ROOT / "Dockerfile").read_text()
+    return set(re.findall(r"^ARG ([A-Z][A-Z0-9_]*)", text, flags=re.MULTILINE))
+
+
 def named_in(document: str) -> set[str]:
     return set(VARIABLE.findall((ROOT / document).read_text()))
 
 
 @pytest.mark.parametrize("document", DOCS)
 def test_every_variable_the_setup_docs_name_exists(document: str) -> None:
-    known = settings_fields() | compose_variables() | makefile_variables()
+    known = settings_fields() | compose_variables() | makefile_variables() | dockerfile_arguments()
     named = named_in(document)
     assert "DATABASE_URL" in named  # the pattern finds them
     assert not named - known, f"{document} names settings nothing reads: {named - known}"
