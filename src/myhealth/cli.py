@@ -62,10 +62,34 @@ def build_parser() -> argparse.ArgumentParser:
 
     auth = sub.add_parser("auth", help="Oura account authorization")
     auth_sub = auth.add_subparsers(dest="auth_command", required=True, metavar="ACTION")
-    login = auth_sub.add_parser("login", help="OAuth2 authorization-code flow; stores tokens")
-    login.add_argument("--port", type=int, default=8765, help="local callback port (8765)")
+    login = auth_sub.add_parser(
+        "login",
+        help="OAuth2 authorization-code flow; stores tokens",
+        description="Connect the Oura account: prints Oura's authorize URL, receives the "
+        "redirect (callback server or pasted back) and stores the tokens in DATABASE_URL.",
+    )
     login.add_argument(
-        "--redirect-uri", default=None, help="redirect URI registered with Oura (default: local)"
+        "--port", type=int, default=8765, metavar="N", help="callback server port (8765)"
+    )
+    login.add_argument(
+        "--bind",
+        default=None,
+        metavar="ADDRESS",
+        help="address the callback server listens on (127.0.0.1); 0.0.0.0 in a container "
+        "whose port is published (`docker compose run -p 127.0.0.1:8765:8765 ...`)",
+    )
+    login.add_argument(
+        "--paste",
+        action="store_true",
+        help="no callback server: paste the address the browser was redirected to (or the "
+        "code) at the terminal; for a browser on another machine",
+    )
+    login.add_argument(
+        "--redirect-uri",
+        default=None,
+        metavar="URI",
+        help="redirect URI registered with Oura (http://127.0.0.1:PORT/callback); one on "
+        "another host implies --paste unless --bind is given",
     )
     login.add_argument("--no-browser", action="store_true", help="only print the URL")
     return parser

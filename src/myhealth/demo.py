@@ -5,6 +5,9 @@ Oura-compatible server), the processor and the API as subprocesses, backfills th
 ~12 months through the real pipeline (`myhealth collect`), checks the API answers, and
 prints how to use it. Ctrl-C stops everything it started. `--exit-after-backfill` stops
 after the backfill and the health check (CI).
+
+A DATABASE_URL database is used only when it is empty or an earlier demo filled it: the demo
+never mixes the sandbox's synthetic person into a real account's data.
 """
 
 from __future__ import annotations
@@ -28,10 +31,12 @@ from pathlib import Path
 from types import FrameType
 
 import httpx
+import psycopg
+from psycopg import sql
 from rich.console import Console
 from rich.markup import escape
 
-from myhealth.storage.db import describe
+from myhealth.storage.db import DatabaseUnavailable, connect, describe
 from myhealth.storage.local_cluster import LocalCluster
 
 READY_TIMEOUT_SECONDS = 60.0
@@ -40,6 +45,95 @@ STOP_TIMEOUT_SECONDS = 15.0
 
 class DemoError(Exception):
     """Something the person running the demo has to know about; printed as one line."""
+
+
+# How the demo recognises a database it may fill. Looking at the data itself ("are these the
+# sandbox's documents?") would tie this guard to the generator and still be a guess, so the
+# rule is about provenance instead:
+#   * a database holding no rows at all (no schema yet, or a fresh `migrate`) may be used,
+#     and the demo then marks it with this table before writing anything else;
+#   * a marked database holds only what earlier demos put there and may be used again;
+#   * anything else — rows in any table of an unmarked database, or stored OAuth tokens
+#     (the demo reads the sandbox with a static key and never stores tokens, so a token pair
+#     means a real `myhealth auth login` happened) — is refused before anything is written.
+DEMO_MARKER_TABLE = "myhealth_demo"
+# Rows here do not count as data: `migrate` writes them, and so does the demo itself.
+BOOKKEEPING_TABLES = frozenset({"schema_migrations", DEMO_MARKER_TABLE})
+_USER_TABLES = """
+SELECT n.nspname, c.relname
+FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
+WHERE c.relkind IN ('r', 'p')
+  AND n.nspname <> 'information_schema' AND n.nspname !~ '^pg_'
+ORDER BY 1, 2
+"""
+
+
+def tables_with_rows(conn: psycopg.Connection) -> list[str]:
+    """Every user table (any schema) holding at least one row, bookkeeping excepted."""
+    found = []
+    for schema, table in conn.execute(_USER_TABLES).fetchall():
+        if schema == "public" and table in BOOKKEEPING_TABLES:
+            continue
+        query = sql.SQL("SELECT EXISTS (SELECT FROM {})").format(sql.Identifier(schema, table))
+        row = conn.execute(query).fetchone()
+        if row is not None and row[0]:
+            found.append(table if schema == "public" else f"{schema}.{table}")
+    return found
+
+
+def claim_database(url: str) -> None:
+    """Refuse a database holding data the demo did not write; mark an empty one as the demo's.
+
+    Reads in a read-only transaction, so a refusal changes nothing."""
+    where = describe(url)
+    advice = (
+        "unset DATABASE_URL to use a throwaway database (`env -u DATABASE_URL make demo`), "
+        "or point it at an empty database"
+    )
+    try:
+        with connect(url) as conn:
+            conn.execute("SET TRANSACTION READ ONLY")
+            marked = conn.execute(
+                "SELECT to_regclass(%s) IS NOT NULL", (f"public.{DEMO_MARKER_TABLE}",)
+            ).fetchone() == (True,)
+            with_rows = tables_with_rows(conn)
+            conn.rollback()
+            if "oauth_tokens" in with_rows:
+                raise DemoError(
+                    f"the database at {where} (DATABASE_URL) holds Oura OAuth tokens, so a "
+                    "real account is connected to it; the demo would mix the sandbox's "
+                    f"synthetic data into it, so it stops here and changes nothing; {advice}"
+                )
+            if with_rows and not marked:
+                shown = ", ".join(with_rows[:5]) + (", ..." if len(with_rows) > 5 else "")
+                raise DemoError(
+                    f"the database at {where} (DATABASE_URL) holds data the demo did not put "
+                    f"there (rows in {shown}); the demo would mix the sandbox's synthetic data "
+                    f"into it, so it stops here and changes nothing; {advice}"
+                )
+            if not marked:
+                conn.execute(
+                    sql.SQL(
+                        "CREATE TABLE public.{} (claimed_at timestamptz NOT NULL DEFAULT now(), "
+                        "note text NOT NULL)"
+                    ).format(sql.Identifier(DEMO_MARKER_TABLE))
+                )
+                conn.execute(
+                    sql.SQL("INSERT INTO public.{} (note) VALUES (%s)").format(
+                        sql.Identifier(DEMO_MARKER_TABLE)
+                    ),
+                    ("filled by `make demo` with the sandbox's synthetic data",),
+                )
+                conn.commit()
+    except DatabaseUnavailable as exc:
+        raise DemoError(str(exc)) from None
+    except psycopg.Error as exc:
+        # E.g. no permission to read a table: whatever it holds is not the demo's.
+        reason = str(exc).strip().splitlines()[0] if str(exc).strip() else "no details"
+        raise DemoError(
+            f"cannot check that the database at {where} (DATABASE_URL) is safe for the demo "
+            f"(SQLSTATE {exc.sqlstate or 'none'}: {reason}); {advice}"
+        ) from None
 
 
 @dataclass
@@ -85,8 +179,13 @@ class Demo:
 
     def start_database(self) -> None:
         if url := self.environ.get("DATABASE_URL"):
+            claim_database(url)
             self.database_url = url
-            self.console.print(f"[green]✓[/] PostgreSQL: using DATABASE_URL ({describe(url)})")
+            self.console.print(
+                f"[green]✓[/] PostgreSQL: using DATABASE_URL ({describe(url)}; empty or "
+                "filled by an earlier demo)",
+                soft_wrap=True,
+            )
             return
         # In the system temp dir: when we are root the server runs as `postgres`, which may
         # not be allowed into the work tree.
@@ -195,9 +294,10 @@ class Demo:
             "\n[bold]myHealth is running.[/]\n"
             f"  API:               {api}\n"
             f"  API key:           {self.api_key}\n"
+            f"  Processor:         {self._service('processor').url}   (PROCESSOR_URL)\n"
+            f"  Ingest token:      {self.ingest_token}   (INGEST_TOKEN)\n"
             f"  Interactive docs:  {api}/docs   (OpenAPI: {api}/openapi.json)\n"
             f"  Oura sandbox:      {self._service('sandbox').url}\n"
-            f"  Processor:         {self._service('processor').url}\n"
             f"  Database:          {describe(self.database_url)}\n"
             f"  Service logs:      {self.workdir}/logs/\n"
             f"\nLatest day: {dashboard.get('date')}. Log in and fetch the dashboard:\n",
@@ -351,7 +451,7 @@ def run(argv: Sequence[str], environ: Mapping[str, str]) -> int:
         demo.wait()
         return 0
     except DemoError as exc:
-        console.print(f"[red]✗[/] {escape(str(exc))}")
+        console.print(f"[red]✗[/] {escape(str(exc))}", soft_wrap=True)
         return 1
     except KeyboardInterrupt:
         console.print("\nStopping…")

@@ -4,6 +4,7 @@ compose-spec JSON schema) and safe by default."""
 from __future__ import annotations
 
 import json
+import os
 import subprocess
 from pathlib import Path
 from typing import Any
@@ -11,20 +12,34 @@ from typing import Any
 import pytest
 import yaml
 
+from myhealth.platform.config import CollectorSettings
+
 ROOT = Path(__file__).resolve().parents[2]
 COMPOSE_FILE = ROOT / "docker-compose.yml"
 TOOL = ROOT / ".tools" / "bin" / "docker-compose"
 
 
-def compose(*args: str, file: Path = COMPOSE_FILE) -> subprocess.CompletedProcess[str]:
+GRAFANA_PASSWORD = "chosen-by-the-owner"
+
+
+def compose(
+    *args: str, file: Path = COMPOSE_FILE, **environ: str
+) -> subprocess.CompletedProcess[str]:
+    """`docker-compose` with only the variables given (GRAFANA_ADMIN_PASSWORD set unless
+    overridden: Compose refuses to run without it)."""
     assert TOOL.exists(), "docker-compose is missing: run `make tools`"
+    variables = {"GRAFANA_ADMIN_PASSWORD": GRAFANA_PASSWORD, **environ}
     return subprocess.run(
         [str(TOOL), "--project-directory", str(ROOT), "-f", str(file), *args],
         capture_output=True,
         text=True,
         timeout=60,
         check=False,
-        env={"PATH": "/usr/bin:/bin", "HOME": str(ROOT)},
+        env={
+            "PATH": "/usr/bin:/bin",
+            "HOME": str(ROOT),
+            **{key: value for key, value in variables.items() if value},
+        },
     )
 
 
@@ -67,7 +82,7 @@ def test_every_part_of_the_product_is_there(model: dict[str, Any]) -> None:
     }  # fmt: skip
     for name in ("migrate", "sandbox", "processor", "api"):
         assert services[name]["command"] == [name]
-    assert "myhealth collect" in services["collector"]["command"][0]
+    assert "myhealth collect" in services["collector"]["entrypoint"][2]
     for name in ("processor", "api", "collector"):
         depends = services[name]["depends_on"]
         assert depends["migrate"]["condition"] == "service_completed_successfully"
@@ -142,3 +157,55 @@ def test_mounted_files_exist_and_prometheus_scrapes_the_compose_services(
     }
     assert {"api:8080", "processor:8081", "sandbox:8090"} <= targets
     assert targets <= exposed
+
+
+def test_grafana_has_no_default_admin_password() -> None:
+    refused = compose("config", "--quiet", GRAFANA_ADMIN_PASSWORD="")
+    assert refused.returncode != 0
+    assert "GRAFANA_ADMIN_PASSWORD" in refused.stderr
+    assert "there is no default" in refused.stderr
+    chosen = compose("config", "--format", "json")
+    assert chosen.returncode == 0, chosen.stderr
+    grafana = json.loads(chosen.stdout)["services"]["grafana"]["environment"]
+    assert grafana["GF_SECURITY_ADMIN_PASSWORD"] == GRAFANA_PASSWORD
+
+
+def _stub(directory: Path, name: str, body: str) -> None:
+    path = directory / name
+    path.write_text(f"#!/bin/sh\n{body}\n")
+    path.chmod(0o755)
+
+
+def test_the_collector_runs_a_given_command_instead_of_the_loop(
+    model: dict[str, Any], tmp_path: Path
+) -> None:
+    """`docker compose run --rm collector myhealth auth login ...` must run exactly that:
+    the entrypoint is executed here by /bin/sh as the container would, `myhealth` stubbed."""
+    # `config` keeps the file's `$$` escapes; Compose turns them into `$` when it runs.
+    entrypoint = [part.replace("$$", "$") for part in model["services"]["collector"]["entrypoint"]]
+    assert model["services"]["collector"]["command"] == []
+    calls = tmp_path / "calls"
+    _stub(tmp_path, "myhealth", f'echo "myhealth $*" >> {calls}')
+    _stub(tmp_path, "sleep", "kill $PPID")  # ends the loop after one round
+    env = {"PATH": f"{tmp_path}:{os.environ['PATH']}"}
+    argv = ["myhealth", "auth", "login", "--bind", "0.0.0.0", "--port", "8765"]
+    given = subprocess.run([*entrypoint, *argv], env=env, timeout=30, check=False)
+    assert given.returncode == 0
+    assert calls.read_text() == "myhealth auth login --bind 0.0.0.0 --port 8765\n"
+    calls.unlink()
+    subprocess.run(entrypoint, env=env, timeout=30, check=False)
+    assert calls.read_text() == "myhealth collect --no-progress\n"
+
+
+def test_the_collector_gets_the_oura_settings_login_needs(model: dict[str, Any]) -> None:
+    environment = model["services"]["collector"]["environment"]
+    for name in ("OURA_AUTHORIZE_URL", "OURA_TOKEN_URL", "OURA_CLIENT_ID", "OURA_CLIENT_SECRET"):
+        assert name in environment, name
+    # The browser opens the authorize URL: the sandbox's published port, not its service name.
+    assert environment["OURA_AUTHORIZE_URL"] == "http://127.0.0.1:8090/oauth/authorize"
+    unknown = {
+        name
+        for name in environment
+        if name.startswith("OURA_") and name not in CollectorSettings.model_fields
+    }
+    assert not unknown

@@ -86,5 +86,8 @@ def test_demo_exit_after_backfill(tmp_path: Path) -> None:
     )
     assert result.returncode == 0, result.stdout[-5000:]
     assert "API serves data up to" in result.stdout
+    # Everything `myhealth collect` needs is printed next to the API key.
+    assert f"Processor:         http://127.0.0.1:{ports['processor']}" in result.stdout
+    assert re.search(r"Ingest token:\s+\S{20,}\s+\(INGEST_TOKEN\)", result.stdout)
     for port in ports.values():
         assert not _listening(port), port

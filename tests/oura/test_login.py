@@ -4,10 +4,14 @@ the stored tokens and the scope report."""
 from __future__ import annotations
 
 import io
+import os
 import socket
+import subprocess
+import sys
 import threading
 import time
-from urllib.parse import parse_qs, urlsplit
+from collections.abc import Callable, Iterator
+from urllib.parse import parse_qs, urlencode, urlsplit
 
 import httpx
 import psycopg
@@ -17,6 +21,7 @@ from myhealth.cli import run
 from myhealth.oura.login import authorize_url, granted_scopes, login, missing_scopes
 from myhealth.platform.config import OuraSettings, load
 from myhealth.platform.errors import UserFacingError
+from myhealth.sandbox.server import RunningSandbox, running
 
 
 def free_port() -> int:
@@ -238,3 +243,280 @@ def test_authorize_url_keeps_an_existing_query() -> None:
 
 def test_missing_client_credentials_exit_2(database_url: str) -> None:
     assert run(["auth", "login", "--no-browser"], {"DATABASE_URL": database_url}) == 2
+
+
+# ---- paste-back mode against the sandbox, and the checks made before the URL is printed ----
+
+SANDBOX_CLIENT_ID = "login-test-client"
+SANDBOX_CLIENT_SECRET = "login-test-secret"
+
+
+@pytest.fixture(scope="module")
+def oura_sandbox() -> Iterator[RunningSandbox]:
+    with running(client_id=SANDBOX_CLIENT_ID, client_secret=SANDBOX_CLIENT_SECRET) as server:
+        yield server
+
+
+def sandbox_environ(sandbox: RunningSandbox, database_url: str) -> dict[str, str]:
+    return {
+        "PATH": os.environ["PATH"],
+        "DATABASE_URL": database_url,
+        "OURA_CLIENT_ID": SANDBOX_CLIENT_ID,
+        "OURA_CLIENT_SECRET": SANDBOX_CLIENT_SECRET,
+        "OURA_AUTHORIZE_URL": sandbox.authorize_url,
+        "OURA_TOKEN_URL": sandbox.token_url,
+    }
+
+
+def approve(authorize: str) -> str:
+    """What the person's browser does: the sandbox consents at once and redirects; the
+    returned address is what they copy from the address bar."""
+    response = httpx.get(authorize, timeout=10, follow_redirects=False)
+    assert response.status_code == 302, response.text
+    return response.headers["location"]
+
+
+def test_paste_back_login_through_the_cli_stores_the_sandbox_tokens(
+    oura_sandbox: RunningSandbox, database_url: str
+) -> None:
+    process = subprocess.Popen(
+        [sys.executable, "-m", "myhealth", "auth", "login", "--paste"],
+        env=sandbox_environ(oura_sandbox, database_url),
+        stdin=subprocess.PIPE,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    watchdog = threading.Timer(60, process.kill)  # a hang fails the test instead of blocking
+    watchdog.start()
+    try:
+        assert process.stdout is not None
+        assert process.stdin is not None
+        printed: list[str] = []
+        while not any("oauth/authorize" in line for line in printed):
+            line = process.stdout.readline()
+            assert line, f"exited before printing the URL: {printed} {process.stderr}"
+            printed.append(line)
+        url = next(line.strip() for line in printed if "oauth/authorize" in line)
+        redirected = approve(url)
+        assert redirected.startswith("http://127.0.0.1:8765/callback?code=sbx_code_")
+        process.stdin.write(redirected + "\n")
+        process.stdin.close()
+        rest = process.stdout.read()
+        stderr = process.stderr.read() if process.stderr else ""
+        assert process.wait(30) == 0, stderr
+    finally:
+        watchdog.cancel()
+        if process.poll() is None:
+            process.kill()
+            process.wait()
+
+    stored = stored_pair(database_url)
+    assert stored is not None
+    access, refresh, scope = stored
+    assert access.startswith("sbx_at_")
+    assert refresh.startswith("sbx_rt_")
+    assert "extapi:daily" in scope
+    output = "".join(printed) + rest
+    assert "tokens are stored in the database" in output
+    assert access not in output
+    assert refresh not in output
+    # The stored pair is live at the sandbox: it refreshes once (single-use rotation).
+    refreshed = httpx.post(
+        oura_sandbox.token_url,
+        data={
+            "grant_type": "refresh_token",
+            "refresh_token": refresh,
+            "client_id": SANDBOX_CLIENT_ID,
+            "client_secret": SANDBOX_CLIENT_SECRET,
+        },
+        timeout=10,
+    )
+    assert refreshed.status_code == 200, refreshed.text
+
+
+class Pasted:
+    """Stdin for an in-process login: answers with `make(authorize_url)`."""
+
+    def __init__(self, out: io.StringIO, make: Callable[[str], str]) -> None:
+        self.out = out
+        self.make = make
+
+    def readline(self) -> str:
+        url = next(line for line in self.out.getvalue().splitlines() if "authorize?" in line)
+        return self.make(url.strip()) + "\n"
+
+
+def sandbox_settings(sandbox: RunningSandbox, database_url: str) -> OuraSettings:
+    return load(OuraSettings, sandbox_environ(sandbox, database_url))
+
+
+def test_only_the_code_may_be_pasted(oura_sandbox: RunningSandbox, database_url: str) -> None:
+    out = io.StringIO()
+
+    def code_only(url: str) -> str:
+        return parse_qs(urlsplit(approve(url)).query)["code"][0]
+
+    result = login(
+        sandbox_settings(oura_sandbox, database_url),
+        paste=True,
+        out=out,
+        stdin=Pasted(out, code_only),
+    )
+    assert result == 0
+    assert stored_pair(database_url) is not None
+
+
+@pytest.mark.parametrize(
+    "shape",
+    [
+        pytest.param(lambda address: address, id="whole-address"),
+        pytest.param(lambda address: address.removeprefix("http://"), id="without-scheme"),
+        pytest.param(lambda address: address.partition("?")[2], id="query-only"),
+        pytest.param(lambda address: f"  {address}#  ", id="padded-with-fragment"),
+    ],
+)
+def test_the_redirected_address_may_be_pasted_in_several_shapes(
+    oura_sandbox: RunningSandbox, database_url: str, shape: Callable[[str], str]
+) -> None:
+    out = io.StringIO()
+    result = login(
+        sandbox_settings(oura_sandbox, database_url),
+        paste=True,
+        out=out,
+        stdin=Pasted(out, lambda url: shape(approve(url))),
+    )
+    assert result == 0
+    assert stored_pair(database_url) is not None
+
+
+def _with_state(state: str) -> Callable[[str], str]:
+    def make(url: str) -> str:
+        redirected = urlsplit(approve(url))
+        query = {k: v[0] for k, v in parse_qs(redirected.query).items()}
+        return redirected._replace(query=urlencode({**query, "state": state})).geturl()
+
+    return make
+
+
+@pytest.mark.parametrize(
+    ("paste", "message"),
+    [
+        pytest.param(_with_state("forged"), "wrong state", id="wrong-state"),
+        pytest.param(_with_state(""), "wrong state", id="empty-state"),
+        pytest.param(lambda url: "", "nothing was pasted", id="empty"),
+        pytest.param(
+            lambda url: "I clicked approve and nothing happened",
+            "neither the redirected address nor an authorization code",
+            id="prose",
+        ),
+        pytest.param(
+            lambda url: "http://127.0.0.1:8765/callback?state=x",
+            "has no code=",
+            id="url-without-code",
+        ),
+        pytest.param(
+            lambda url: "http://127.0.0.1:8765/callback?error=access_denied",
+            "did not authorize myHealth: access_denied",
+            id="denied",
+        ),
+    ],
+)
+def test_a_bad_paste_is_refused_and_nothing_is_stored(
+    oura_sandbox: RunningSandbox,
+    database_url: str,
+    paste: Callable[[str], str],
+    message: str,
+) -> None:
+    out = io.StringIO()
+    with pytest.raises(UserFacingError, match=message):
+        login(
+            sandbox_settings(oura_sandbox, database_url),
+            paste=True,
+            out=out,
+            stdin=Pasted(out, paste),
+        )
+    assert stored_pair(database_url) is None
+
+
+def test_an_unreachable_database_stops_login_before_the_url_is_printed(
+    oura_sandbox: RunningSandbox, database_url: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    closed = f"postgresql://myhealth@127.0.0.1:{free_port()}/myhealth"
+    code = run(["auth", "login", "--paste"], sandbox_environ(oura_sandbox, closed))
+    captured = capsys.readouterr()
+    assert code == 1
+    assert "cannot reach the database at 127.0.0.1:" in captured.err
+    assert "authorize" not in captured.out
+    assert captured.out == ""
+
+
+def test_an_unmigrated_database_stops_login_before_the_url_is_printed(
+    oura_sandbox: RunningSandbox, empty_database_url: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    code = run(["auth", "login", "--paste"], sandbox_environ(oura_sandbox, empty_database_url))
+    captured = capsys.readouterr()
+    assert code == 1
+    assert "run `myhealth migrate` first" in captured.err
+    assert captured.out == ""
+
+
+def test_a_read_only_connection_stops_login_before_the_url_is_printed(
+    oura_sandbox: RunningSandbox, database_url: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    read_only = database_url + "?options=-c%20default_transaction_read_only%3Don"
+    code = run(["auth", "login", "--paste"], sandbox_environ(oura_sandbox, read_only))
+    captured = capsys.readouterr()
+    assert code == 1
+    assert "cannot write the tokens" in captured.err
+    assert captured.out == ""
+
+
+@pytest.mark.parametrize(
+    ("bind", "reachable"),
+    [("0.0.0.0", True), (None, False)],
+    ids=["bind-any", "default"],
+)
+def test_the_callback_server_listens_on_the_bind_address(
+    settings: OuraSettings, bind: str | None, reachable: bool
+) -> None:
+    """`--bind 0.0.0.0` (a container with a published port) accepts the redirect on any
+    address — 127.0.0.2 stands in for "not 127.0.0.1" — while the redirect URI Oura is given
+    stays http://127.0.0.1:PORT/callback; by default only 127.0.0.1 is served."""
+    transport, _ = code_exchange("extapi:daily")
+    port = free_port()
+    out = io.StringIO()
+    outcome: dict[str, object] = {}
+
+    def target() -> None:
+        try:
+            outcome["result"] = login(
+                settings, port=port, bind=bind, open_browser=False, out=out,
+                wait_seconds=5, transport=transport,
+            )  # fmt: skip
+        except BaseException as exc:
+            outcome["error"] = exc
+
+    thread = threading.Thread(target=target, daemon=True)
+    thread.start()
+    deadline = time.monotonic() + 10
+    while "Waiting for Oura" not in out.getvalue():
+        assert time.monotonic() < deadline, out.getvalue()
+        time.sleep(0.02)
+    url = next(line.strip() for line in out.getvalue().splitlines() if "authorize?" in line)
+    query = parse_qs(urlsplit(url).query)
+    assert query["redirect_uri"] == [f"http://127.0.0.1:{port}/callback"]
+    assert f"listening on {bind or '127.0.0.1'}:{port}" in out.getvalue()
+    callback = f"http://127.0.0.2:{port}/callback"
+    params = {"code": "the-code", "state": query["state"][0]}
+    if reachable:
+        assert httpx.get(callback, params=params, timeout=10).status_code == 200
+        thread.join(20)
+        assert outcome == {"result": 0}
+        assert stored_pair(settings.database_url) is not None
+    else:
+        with pytest.raises(httpx.ConnectError):
+            httpx.get(callback, params=params, timeout=10)
+        httpx.get(f"http://127.0.0.1:{port}/callback", params=params, timeout=10)
+        thread.join(20)
+        assert outcome == {"result": 0}

@@ -2,7 +2,8 @@
 
 Migrations are the files `migrations/NNNN_name.sql`, applied in order, each in its own
 transaction, and recorded in `schema_migrations`. An advisory lock makes concurrent runs
-(two pods starting at once) wait for each other; running it again is a no-op.
+(two pods starting at once) wait for each other; running it again is a no-op. Each run ends by
+setting the read-only role's privileges (`reader_access`).
 """
 
 from __future__ import annotations
@@ -17,6 +18,7 @@ import psycopg
 
 from myhealth.platform import logging as mh_logging
 from myhealth.platform.config import DatabaseSettings, load
+from myhealth.storage import reader_access
 from myhealth.storage.db import connect
 
 _LOCK_KEY = 0x6D79_6865  # "myhe": any fixed number shared by every migrate run
@@ -44,7 +46,8 @@ def available() -> list[Migration]:
 
 
 def apply(conn: psycopg.Connection) -> list[Migration]:
-    """Apply every pending migration; return those applied (empty when up to date)."""
+    """Apply every pending migration, then set the reader role's privileges; return the
+    migrations applied (empty when up to date)."""
     conn.execute(
         """CREATE TABLE IF NOT EXISTS schema_migrations (
                version    integer PRIMARY KEY,
@@ -66,6 +69,8 @@ def apply(conn: psycopg.Connection) -> list[Migration]:
                     (migration.version, migration.name),
                 )
             applied.append(migration)
+        # Every run, not only after a new migration: also repairs older, broader grants.
+        reader_access.grant_reader_access(conn)
     return applied
 
 

@@ -1,0 +1,103 @@
+"""What the read-only role (`myhealth_reader`, used by the API and Grafana) may SELECT.
+
+Deny by default: `myhealth migrate` grants SELECT on exactly the relations listed in
+`READER_RELATIONS` and revokes everything else, so a table a later migration adds stays
+unreadable to the reader until it is listed here on purpose. (Default privileges cannot
+exclude a table, and a deny-list would expose every secret someone forgets to add to it.)
+`tests/api/test_read_only_role.py` fails when a relation is in neither list, so every new
+table gets a decision.
+
+Runs on every `migrate`, so it also repairs databases set up by older recipes that granted
+SELECT on all tables (including `oauth_tokens`) through default privileges.
+"""
+
+from __future__ import annotations
+
+import psycopg
+from psycopg import sql
+
+READER_ROLE = "myhealth_reader"
+
+# Everything the API and the Grafana dashboards read: Oura data, its views, and the sync
+# bookkeeping behind the freshness panels and `last_sync`.
+READER_RELATIONS = frozenset(
+    {
+        # raw archive and quarantine
+        "oura_documents",
+        "quarantined_documents",
+        # typed tables, one per Oura data type
+        "daily_activity",
+        "daily_cardiovascular_age",
+        "daily_readiness",
+        "daily_resilience",
+        "daily_sleep",
+        "daily_spo2",
+        "daily_stress",
+        "enhanced_tags",
+        "heart_rate",
+        "personal_info",
+        "rest_mode_periods",
+        "ring_configurations",
+        "sessions",
+        "sleep_periods",
+        "sleep_time",
+        "tags",
+        "vo2_max",
+        "workouts",
+        # the daily views
+        "activity_metrics",
+        "latest_daily_activity",
+        "latest_daily_readiness",
+        "latest_daily_sleep",
+        "main_sleep_periods",
+        "readiness_metrics",
+        "sleep_metrics",
+        # sync bookkeeping (freshness)
+        "sync_checkpoints",
+        "sync_run_types",
+        "sync_runs",
+    }
+)
+
+# Relations the reader must not read, and why.
+WITHHELD_RELATIONS: dict[str, str] = {
+    "oauth_tokens": "the Oura access and refresh tokens (a secret)",
+    "schema_migrations": "migrate's own bookkeeping; nothing that reads needs it",
+}
+
+
+def role_exists(conn: psycopg.Connection) -> bool:
+    row = conn.execute("SELECT EXISTS (SELECT FROM pg_roles WHERE rolname = %s)", (READER_ROLE,))
+    return row.fetchone() == (True,)
+
+
+def grant_reader_access(conn: psycopg.Connection) -> bool:
+    """Make the reader's privileges in schema `public` exactly `READER_RELATIONS`.
+
+    Call inside a transaction (the revoke and the grants then land together). Returns False,
+    doing nothing, when the role does not exist (tests, or a database without a reader)."""
+    if not role_exists(conn):
+        return False
+    role = sql.Identifier(READER_ROLE)
+    conn.execute(sql.SQL("REVOKE ALL ON ALL TABLES IN SCHEMA public FROM {}").format(role))
+    # Older recipes made every new table readable; undo that for tables this role creates.
+    conn.execute(
+        sql.SQL("ALTER DEFAULT PRIVILEGES IN SCHEMA public REVOKE ALL ON TABLES FROM {}").format(
+            role
+        )
+    )
+    present = [
+        row[0]
+        for row in conn.execute(
+            "SELECT c.relname FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace "
+            "WHERE n.nspname = 'public' AND c.relname = ANY(%s) ORDER BY 1",
+            (sorted(READER_RELATIONS),),
+        )
+    ]
+    if present:
+        conn.execute(
+            sql.SQL("GRANT SELECT ON {} TO {}").format(
+                sql.SQL(", ").join(sql.Identifier("public", name) for name in present), role
+            )
+        )
+    return True
