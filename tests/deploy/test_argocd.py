@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 import re
+import subprocess
 from collections.abc import Callable
 from typing import Any
 
@@ -22,7 +23,9 @@ from .conftest import (
     SCENARIOS,
     CrdValidator,
     Render,
+    helm_args,
     helm_template,
+    tool,
 )
 
 ARGOCD = REPO / "helm" / "argocd"
@@ -150,9 +153,6 @@ def test_addons_get_the_terraform_identities(applications: dict[str, list[dict[s
 
 
 def test_a_missing_terraform_file_fails_the_render() -> None:
-    import subprocess
-
-    from .conftest import tool
 
     result = subprocess.run(
         [tool("helm"), "template", "apps", str(APPS_CHART)],
@@ -189,7 +189,7 @@ def test_the_project_allows_every_source_destination_and_cluster_kind(
     assert cluster_kinds >= ADDON_CLUSTER_KINDS
     for env in ENVIRONMENTS:
         for app in [root_application(env), *applications[env]]:
-            assert app["spec"]["project"] == spec_name()
+            assert app["spec"]["project"] == project()["metadata"]["name"]
             assert app["spec"]["source"]["repoURL"] in repos
             assert app["spec"]["destination"]["namespace"] in namespaces
         # Every object our chart renders in this environment, cluster-scoped or in a namespace
@@ -204,11 +204,6 @@ def test_the_project_allows_every_source_destination_and_cluster_kind(
                 assert (group, manifest["kind"]) in cluster_kinds, manifest["kind"]
             else:
                 assert namespace in namespaces, (manifest["kind"], namespace)
-
-
-def spec_name() -> str:
-    name: str = project()["metadata"]["name"]
-    return name
 
 
 def test_gateway_ports_meet_terraform(applications: dict[str, list[dict[str, Any]]]) -> None:
@@ -273,9 +268,6 @@ def test_example_infrastructure_file_has_the_terraform_shape(env: str) -> None:
 @pytest.mark.parametrize("env", ENVIRONMENTS)
 def test_the_chart_schema_accepts_the_terraform_file(env: str) -> None:
     """helm lint validates values.schema.json: the environment's files plus Terraform's."""
-    import subprocess
-
-    from .conftest import helm_args, tool
 
     result = subprocess.run(
         [tool("helm"), "lint", "--strict", str(CHART), *helm_args(SCENARIOS[env])],
@@ -305,9 +297,6 @@ def test_environments_pull_only_digests(render_scenario: Callable[[str], Render]
                 if "myhealth" in image:
                     assert re.search(r"@sha256:[0-9a-f]{64}$", image), image
     # Without a digest an environment refuses to render (no tag that was never pushed).
-    import subprocess
-
-    from .conftest import helm_args, tool
 
     files = [f for f in SCENARIOS["staging"] if f.name != "image-digest.yaml"]
     result = subprocess.run(
@@ -318,3 +307,32 @@ def test_environments_pull_only_digests(render_scenario: Callable[[str], Render]
     )
     assert result.returncode != 0
     assert "image.digest is required" in result.stderr
+
+
+@pytest.mark.parametrize("env", ENVIRONMENTS)
+def test_apps_chart_lints_with_the_terraform_file(env: str) -> None:
+    """Its values.schema.json pins exact chart versions and closes its own blocks."""
+    result = subprocess.run(
+        [
+            tool("helm"),
+            "lint",
+            "--strict",
+            str(APPS_CHART),
+            "-f",
+            str(INFRASTRUCTURE / f"{env}.json"),
+        ],
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    assert result.returncode == 0, result.stdout + result.stderr
+    infrastructure = str(INFRASTRUCTURE / f"{env}.json")
+    loose = subprocess.run(
+        [tool("helm"), "template", "apps", str(APPS_CHART), "-f", infrastructure,
+         "--set", "charts.metricsServer.version=3.x"],
+        capture_output=True,
+        text=True,
+        check=False,
+    )  # fmt: skip
+    assert loose.returncode != 0
+    assert "charts/metricsServer/version" in loose.stderr
