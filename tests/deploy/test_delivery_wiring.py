@@ -60,6 +60,9 @@ def test_deploy_talks_to_the_kubernetes_api_not_an_argocd_server() -> None:
     )
     # It waits for the revision it was given, not merely for "Synced".
     assert '"${REVISION} Synced Healthy"' in text
+    # After a merge every environment is checked (a merged promotion reaches its cluster).
+    matrix = deploy["jobs"]["sync"]["strategy"]["matrix"]["environment"]
+    assert '["dev", "staging", "prod"]' in matrix
     for env in ("dev", "staging", "prod"):
         assert (REPO / "helm" / "argocd" / "root" / f"{env}.yaml").is_file()
 
