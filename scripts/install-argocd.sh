@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Installs (or upgrades) Argo CD with Helm, then applies the myHealth AppProject and the root
-# Application of one environment (helm/argocd/root/<env>.yaml, the app of apps), which brings the
+# Application of one environment (helm/argocd/bootstrap/<env>.yaml, the app of apps), which brings the
 # add-ons and the app. Needs helm/myhealth/infrastructure-<env>.json on main (terraform-apply.yml
 # commits it). Safe to run again. Usage: scripts/install-argocd.sh [dev|staging|prod]
 set -euo pipefail
@@ -12,7 +12,7 @@ root="$(cd "$(dirname "$0")/.." && pwd)"
 need() { command -v "$1" >/dev/null || { echo "error: $1 is required" >&2; exit 1; }; }
 need helm
 need kubectl
-[[ -f "${root}/helm/argocd/root/${env}.yaml" ]] || { echo "error: unknown environment ${env}" >&2; exit 2; }
+[[ -f "${root}/helm/argocd/bootstrap/${env}.yaml" ]] || { echo "error: unknown environment ${env}" >&2; exit 2; }
 if [[ ! -f "${root}/helm/myhealth/infrastructure-${env}.json" ]]; then
     echo "error: helm/myhealth/infrastructure-${env}.json is missing: apply Terraform first" >&2
     exit 2
@@ -26,6 +26,6 @@ helm upgrade --install argocd argo/argo-cd \
     --wait --timeout 10m
 
 kubectl apply -f "${root}/helm/argocd/appproject.yaml"
-kubectl apply -f "${root}/helm/argocd/root/${env}.yaml"
+kubectl apply -f "${root}/helm/argocd/bootstrap/${env}.yaml"
 
 echo "Argo CD syncs myhealth-root-${env}; watch: kubectl -n argocd get applications"

@@ -55,7 +55,7 @@ ADDON_CLUSTER_KINDS = {
 
 
 def root_application(env: str) -> dict[str, Any]:
-    doc: dict[str, Any] = yaml.safe_load((ARGOCD / "root" / f"{env}.yaml").read_text())
+    doc: dict[str, Any] = yaml.safe_load((ARGOCD / "bootstrap" / f"{env}.yaml").read_text())
     return doc
 
 

@@ -55,7 +55,7 @@ def test_deploy_talks_to_the_kubernetes_api_not_an_argocd_server() -> None:
     assert "ARGOCD_AUTH_TOKEN" not in text
     assert "aws eks update-kubeconfig" in text
     assert (
-        'kubectl apply -f helm/argocd/appproject.yaml -f "helm/argocd/root/${ENVIRONMENT}.yaml"'
+        'kubectl apply -f helm/argocd/appproject.yaml -f "helm/argocd/bootstrap/${ENVIRONMENT}.yaml"'
         in text
     )
     # It waits for the revision it was given, not merely for "Synced".
@@ -64,7 +64,7 @@ def test_deploy_talks_to_the_kubernetes_api_not_an_argocd_server() -> None:
     matrix = deploy["jobs"]["sync"]["strategy"]["matrix"]["environment"]
     assert '["dev", "staging", "prod"]' in matrix
     for env in ("dev", "staging", "prod"):
-        assert (REPO / "helm" / "argocd" / "root" / f"{env}.yaml").is_file()
+        assert (REPO / "helm" / "argocd" / "bootstrap" / f"{env}.yaml").is_file()
 
 
 def test_staging_and_prod_digests_change_only_by_promotion() -> None:
