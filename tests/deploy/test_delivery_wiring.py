@@ -54,10 +54,8 @@ def test_deploy_talks_to_the_kubernetes_api_not_an_argocd_server() -> None:
     assert "ARGOCD_SERVER" not in text
     assert "ARGOCD_AUTH_TOKEN" not in text
     assert "aws eks update-kubeconfig" in text
-    assert (
-        'kubectl apply -f helm/argocd/appproject.yaml -f "helm/argocd/bootstrap/${ENVIRONMENT}.yaml"'
-        in text
-    )
+    bootstrap = '-f "helm/argocd/bootstrap/${ENVIRONMENT}.yaml"'
+    assert f"kubectl apply -f helm/argocd/appproject.yaml {bootstrap}" in text
     # It waits for the revision it was given, not merely for "Synced".
     assert '"${REVISION} Synced Healthy"' in text
     # After a merge every environment is checked (a merged promotion reaches its cluster).
