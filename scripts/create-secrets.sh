@@ -8,10 +8,13 @@
 # AWS: Terraform creates the (empty) secrets myhealth/<env>/{oura-oauth,oura-tokens,api-key,
 # jwt-secret,ingest-token,grafana-admin}; this fills them. OURA_CLIENT_ID/OURA_CLIENT_SECRET
 # (and OURA_REFRESH_TOKEN, optional) are written when given; API_KEY, JWT_SECRET, INGEST_TOKEN
-# and the Grafana password are generated once (kept on later runs unless --rotate). The
-# database login is RDS's own managed secret.
-# --plain: writes the chart's Secrets directly; needs DATABASE_URL (DATABASE_URL_READONLY is
-# optional) besides the Oura values.
+# and the Grafana password are generated once (kept on later runs unless --rotate), and so are
+# the database logins database-writer / database-reader ({"username", "password"}) that the
+# migration hook creates in PostgreSQL as the master user (RDS keeps the master secret itself).
+# Whether a secret has a value is asked with describe-secret (the secret policy denies
+# get-secret-value to everyone but External Secrets), so a rerun never rotates anything.
+# --plain: writes the chart's Secrets directly; needs DATABASE_URL (the writer login;
+# DATABASE_URL_READONLY, Grafana's reader login, is optional) besides the Oura values.
 set -euo pipefail
 
 env="dev"
@@ -37,12 +40,20 @@ random() { openssl rand -base64 48 | tr -d '\n/+=' | cut -c1-48; }
 : "${OURA_CLIENT_ID:?set OURA_CLIENT_ID}"
 : "${OURA_CLIENT_SECRET:?set OURA_CLIENT_SECRET}"
 
+# True when the secret Terraform created already holds a current value. describe-secret reads
+# metadata only, which the secret policy allows.
+has_value() {
+    local stages
+    stages="$(aws secretsmanager describe-secret --region "${region}" --secret-id "$1" \
+        --query "VersionIdsToStages && contains(values(VersionIdsToStages)[], 'AWSCURRENT')" \
+        --output text)"
+    [[ "${stages}" == "True" ]]
+}
+
 # Writes a value into a secret Terraform created, unless it has one already (or --rotate).
 put_aws_secret() {
     local name="$1" value="$2" force="$3"
-    if aws secretsmanager get-secret-value --region "${region}" --secret-id "${name}" \
-        --query VersionId --output text >/dev/null 2>&1 \
-        && [[ "${rotate}" != "true" && "${force}" != "true" ]]; then
+    if [[ "${rotate}" != "true" && "${force}" != "true" ]] && has_value "${name}"; then
         echo "kept ${name}"
         return
     fi
@@ -81,6 +92,10 @@ if [[ "${mode}" == "aws" ]]; then
     put_aws_secret "${prefix}/ingest-token" "${INGEST_TOKEN:-$(random)}" false
     put_aws_secret "${prefix}/grafana-admin" "$(json_object admin-user admin \
         admin-password "${GRAFANA_ADMIN_PASSWORD:-$(random)}")" false
+    put_aws_secret "${prefix}/database-writer" "$(json_object username myhealth_writer \
+        password "$(random)")" false
+    put_aws_secret "${prefix}/database-reader" "$(json_object username myhealth_reader \
+        password "$(random)")" false
 else
     need kubectl
     need python3
@@ -102,8 +117,6 @@ else
         put_k8s_secret "${release}-oura-tokens" --from-literal="OURA_REFRESH_TOKEN=${OURA_REFRESH_TOKEN}"
     fi
     put_k8s_secret "${release}-database" --from-literal="DATABASE_URL=${DATABASE_URL}"
-    put_k8s_secret "${release}-database-readonly" \
-        --from-literal="DATABASE_URL=${DATABASE_URL_READONLY:-${DATABASE_URL}}"
     put_k8s_secret "${release}-api" --from-literal="API_KEY=${api_key:-$(random)}" \
         --from-literal="JWT_SECRET=${jwt_secret:-$(random)}"
     put_k8s_secret "${release}-ingest" --from-literal="INGEST_TOKEN=${ingest_token:-$(random)}"

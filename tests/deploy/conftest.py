@@ -24,22 +24,36 @@ NAMESPACE = "myhealth"
 
 Manifest = dict[str, Any]
 
-# name -> values files, in order (environment file first, scenario file on top).
+DATA = Path(__file__).parent / "data"
+# What Terraform's helm_values output looks like per environment (Argo CD layers the real
+# helm/myhealth/infrastructure-<env>.json the same way), and a digest CI would have written.
+INFRASTRUCTURE = DATA / "infrastructure"
+IMAGE_DIGEST = DATA / "image-digest.yaml"
+CI_VALUES = sorted((CHART / "ci").glob("*-values.yaml"))
+
+
+def environment(env: str) -> list[Path]:
+    """The value files Argo CD gives the chart in one environment, in its order."""
+    return [CHART / f"values-{env}.yaml", INFRASTRUCTURE / f"{env}.json", IMAGE_DIGEST]
+
+
+# name -> values files, in order (environment files first, scenario file on top). The chart's
+# ci/*-values.yaml scenarios (self-contained, prometheus-community style) are "ci-<name>".
 SCENARIOS: dict[str, list[Path]] = {
     "default": [],
-    "dev": [CHART / "values-dev.yaml"],
-    "staging": [CHART / "values-staging.yaml"],
-    "prod": [CHART / "values-prod.yaml"],
-    "prod-istio-off": [CHART / "values-prod.yaml", SCENARIOS_DIR / "istio-off.yaml"],
-    "dev-plain-secrets": [CHART / "values-dev.yaml", SCENARIOS_DIR / "plain-secrets.yaml"],
+    "dev": environment("dev"),
+    "staging": environment("staging"),
+    "prod": environment("prod"),
+    "prod-istio-off": [*environment("prod"), SCENARIOS_DIR / "istio-off.yaml"],
+    "dev-plain-secrets": [*environment("dev"), SCENARIOS_DIR / "plain-secrets.yaml"],
     "dev-standalone-monitoring": [
-        CHART / "values-dev.yaml",
+        *environment("dev"),
         SCENARIOS_DIR / "plain-secrets.yaml",
         SCENARIOS_DIR / "standalone-monitoring.yaml",
     ],
-    "standalone-no-mesh": [SCENARIOS_DIR / "standalone-no-mesh.yaml"],
-    "prod-minimal": [CHART / "values-prod.yaml", SCENARIOS_DIR / "minimal.yaml"],
-    "dev-no-api": [CHART / "values-dev.yaml", SCENARIOS_DIR / "no-api.yaml"],
+    "prod-minimal": [*environment("prod"), SCENARIOS_DIR / "minimal.yaml"],
+    "dev-no-api": [*environment("dev"), SCENARIOS_DIR / "no-api.yaml"],
+    **{f"ci-{path.name.removesuffix('-values.yaml')}": [path] for path in CI_VALUES},
 }
 # Rendered from a copy of the chart whose observability files are the test fixtures, so the
 # PrometheusRule and dashboard objects are pinned whether or not the real files exist yet.

@@ -3,12 +3,21 @@
 
 from __future__ import annotations
 
+import json
 from collections.abc import Callable
 from typing import Any
 
 import pytest
 
-from .conftest import FIXTURE_OBSERVABILITY, NAMESPACE, Manifest, Render, pod_templates
+from .conftest import (
+    CHART,
+    FIXTURE_OBSERVABILITY,
+    INFRASTRUCTURE,
+    NAMESPACE,
+    Manifest,
+    Render,
+    pod_templates,
+)
 
 RenderFn = Callable[[str], Render]
 ISTIO_KINDS = {"Gateway", "VirtualService", "DestinationRule", "PeerAuthentication",
@@ -270,10 +279,19 @@ def test_migration_runs_as_a_hook_with_its_own_secret(render_scenario: RenderFn)
         assert job["metadata"]["annotations"][HOOK] == "pre-install,pre-upgrade"
         job_weight = int(job["metadata"]["annotations"]["helm.sh/hook-weight"])
         (c,) = job["spec"]["template"]["spec"]["containers"]
-        assert c["args"] == ["migrate"]
-        (url,) = [e for e in c["env"] if e["name"] == "DATABASE_URL"]
-        secret = rendered.get(kind, url["valueFrom"]["secretKeyRef"]["name"])
+        dependencies = []
         if kind == "ExternalSecret":
+            # migration.manageRoles: the roles script, then the migration, as the master user.
+            assert c["command"] == [
+                "sh",
+                "-c",
+                "python /etc/myhealth/database/roles.py && exec myhealth migrate",
+            ]
+            (source,) = c["envFrom"]
+            secret = rendered.get(kind, source["secretRef"]["name"])
+            script = rendered.get("ConfigMap", name("migrate"))
+            assert script["data"]["roles.py"] == (CHART / "files/database/roles.py").read_text()
+            dependencies.append(script)
             # The store it reads and the store's identity come even earlier.
             store = rendered.get("SecretStore", secret["spec"]["secretStoreRef"]["name"])
             store_account = rendered.get("ServiceAccount", "myhealth-external-secrets")
@@ -283,13 +301,50 @@ def test_migration_runs_as_a_hook_with_its_own_secret(render_scenario: RenderFn)
             assert store_account["metadata"]["annotations"]["eks.amazonaws.com/role-arn"]
             auth = store["spec"]["provider"]["aws"]["auth"]["jwt"]["serviceAccountRef"]
             assert auth == {"name": "myhealth-external-secrets"}
+        else:
+            assert c["args"] == ["migrate"]
+            (url,) = [e for e in c["env"] if e["name"] == "DATABASE_URL"]
+            secret = rendered.get(kind, url["valueFrom"]["secretKeyRef"]["name"])
         account = rendered.get(
             "ServiceAccount", job["spec"]["template"]["spec"]["serviceAccountName"]
         )
-        for dependency in (secret, account):
+        for dependency in (secret, account, *dependencies):
             assert dependency["metadata"]["annotations"][HOOK] == "pre-install,pre-upgrade"
             assert int(dependency["metadata"]["annotations"]["helm.sh/hook-weight"]) < job_weight
     assert not render_scenario("prod-minimal").of_kind("Job")
+
+
+def test_only_the_migration_hook_reads_the_master_secret(render_scenario: RenderFn) -> None:
+    """Workloads use the writer login, Grafana the reader; the master login is the hook's."""
+    infrastructure = json.loads((INFRASTRUCTURE / "prod.json").read_text())
+    master = infrastructure["database"]["masterSecretArn"]
+    names = infrastructure["externalSecrets"]["secretNames"]
+    prod = render_scenario("prod")
+    readers = {
+        es["metadata"]["name"]
+        for es in prod.of_kind("ExternalSecret")
+        if any(d["remoteRef"]["key"] == master for d in es["spec"]["data"])
+    }
+    assert readers == {name("migrate")}
+    keys = {
+        es["metadata"]["name"]: {d["remoteRef"]["key"] for d in es["spec"]["data"]}
+        for es in prod.of_kind("ExternalSecret")
+    }
+    assert keys[name("database")] == {names["databaseWriter"]}
+    assert keys[name("grafana-datasource")] == {names["databaseReader"]}
+    assert keys[name("migrate")] == {master, names["databaseWriter"], names["databaseReader"]}
+    template = prod.get("ExternalSecret", name("migrate"))["spec"]["target"]["template"]["data"]
+    assert set(template) == {
+        "DATABASE_URL",
+        "MYHEALTH_DB_WRITER_USER",
+        "MYHEALTH_DB_WRITER_PASSWORD",
+        "MYHEALTH_DB_READER_USER",
+        "MYHEALTH_DB_READER_PASSWORD",
+    }
+    for component in ("api", "processor"):
+        (c,) = prod.get("Deployment", name(component))["spec"]["template"]["spec"]["containers"]
+        (url,) = [e for e in c["env"] if e["name"] == "DATABASE_URL"]
+        assert url["valueFrom"]["secretKeyRef"]["name"] == name("database")
 
 
 def test_secret_sources(render_scenario: RenderFn) -> None:
@@ -315,15 +370,6 @@ def test_secret_sources(render_scenario: RenderFn) -> None:
     )
     template = eso.get("ExternalSecret", name("database"))["spec"]["target"]["template"]["data"]
     assert template["DATABASE_URL"].startswith("postgresql://{{ .username | urlquery }}:")
-
-
-def test_api_reads_with_a_read_only_login_when_configured(render_scenario: RenderFn) -> None:
-    for scenario, secret in (("dev", name("database")), ("prod", name("database-readonly"))):
-        (c,) = render_scenario(scenario).get("Deployment", name("api"))["spec"]["template"]["spec"][
-            "containers"
-        ]
-        (url,) = [e for e in c["env"] if e["name"] == "DATABASE_URL"]
-        assert url["valueFrom"]["secretKeyRef"]["name"] == secret
 
 
 def test_hpa_toggle_and_prod_bounds(render_scenario: RenderFn) -> None:
@@ -352,7 +398,9 @@ def test_network_policies(render_scenario: RenderFn) -> None:
     assert dns_ports == {("UDP", 53), ("TCP", 53)}
     postgres = policies["myhealth-allow-postgresql"]["egress"][0]
     assert postgres["ports"] == [{"protocol": "TCP", "port": 5432}]
-    assert postgres["to"] == [{"ipBlock": {"cidr": "10.0.0.0/16"}}]
+    # The database subnets Terraform reports (helm_values.database.cidrs), as they are.
+    infrastructure = json.loads((INFRASTRUCTURE / "dev.json").read_text())
+    assert postgres["to"] == [{"ipBlock": {"cidr": c}} for c in infrastructure["database"]["cidrs"]]
     ingest = policies["myhealth-processor-ingress"]["ingress"][0]
     assert ingest["ports"] == [{"protocol": "TCP", "port": 8081}]
     assert {"podSelector": {"matchLabels": {
@@ -424,7 +472,7 @@ def test_in_chart_grafana_gets_the_observability_datasources(render_scenario: Re
     prometheus = rendered.get("ConfigMap", name("prometheus"))["data"]
     assert "MyhealthFixtureDown" in prometheus["myhealth.rules.yaml"]
     assert "tls_config" in prometheus["prometheus.yml"]
-    no_mesh = render_scenario("standalone-no-mesh").get("ConfigMap", name("prometheus"))
+    no_mesh = render_scenario("ci-standalone").get("ConfigMap", name("prometheus"))
     assert "tls_config" not in no_mesh["data"]["prometheus.yml"]
 
 
@@ -507,55 +555,5 @@ def test_external_secrets_read_the_terraform_secret_layout(render_scenario: Rend
         "JWT_SECRET": ("myhealth/dev/jwt-secret", None),
     }
     assert refs("ingest") == {"INGEST_TOKEN": ("myhealth/dev/ingest-token", None)}
-    master = "arn:aws:secretsmanager:us-east-1:123456789012:secret:rds!db-dev"
-    assert refs("database") == {"username": (master, "username"), "password": (master, "password")}
-
-
-def test_terraform_helm_values_output_is_accepted(fixture_chart: Any, tmp_path: Any) -> None:
-    """`terraform output -json helm_values` (its keys, as the Terraform roots define them)
-    passes the values schema and lands where the chart reads it."""
-    import json
-
-    from .conftest import helm_template
-
-    output = {
-        "aws": {"region": "us-east-1", "accountId": "123456789012", "environment": "dev"},
-        "image": {"repository": "123456789012.dkr.ecr.us-east-1.amazonaws.com/myhealth"},
-        "database": {
-            "host": "db.example.internal",
-            "port": 5432,
-            "name": "myhealth",
-            "sslMode": "require",
-            "masterSecretArn": "arn:aws:secretsmanager:us-east-1:123456789012:secret:rds!db-x",
-        },
-        "externalSecrets": {
-            "roleArn": "arn:aws:iam::123456789012:role/eso",
-            "serviceAccount": "myhealth-external-secrets",
-            "secretNames": {
-                "ouraOauth": "p/oura-oauth",
-                "ouraTokens": "p/oura-tokens",
-                "apiKey": "p/api-key",
-                "jwtSecret": "p/jwt-secret",
-                "ingestToken": "p/ingest-token",
-                "grafanaAdmin": "p/grafana-admin",
-            },
-        },
-        "ingress": {
-            "targetGroupArn": "arn:aws:elasticloadbalancing:us-east-1:1:targetgroup/x/y",
-            "gatewayNamespace": "istio-ingress",
-            "gatewayService": "istio-ingressgateway",
-            "gatewaySelector": {"istio": "ingressgateway"},
-            "publicUrl": "https://api.myhealth.eric-n.com",
-        },
-        "platform": {"clusterName": "myhealth-dev", "vpcId": "vpc-1", "karpenter": {}},
-    }
-    infra = tmp_path / "infra.json"
-    infra.write_text(json.dumps(output))
-    manifests = helm_template(
-        fixture_chart,
-        [infra],
-        "--set",
-        "externalSecrets.enabled=true,istio.enabled=true",
-    )
-    kinds = {m["kind"] for m in manifests}
-    assert {"SecretStore", "ExternalSecret", "TargetGroupBinding"} <= kinds
+    writer = "myhealth/dev/database-writer"
+    assert refs("database") == {"username": (writer, "username"), "password": (writer, "password")}

@@ -16,7 +16,7 @@ from .conftest import REPO, Render, tool
 CONFIG = REPO / "helm" / "checkov.yaml"
 # The scenarios that switch the most on: the production values, and the in-chart monitoring
 # stack inside the mesh with plain Secrets.
-SCANNED = ["prod", "fixture-standalone", "standalone-no-mesh"]
+SCANNED = ["prod", "fixture-standalone", "ci-standalone"]
 
 
 def test_every_skipped_check_has_a_reason() -> None:

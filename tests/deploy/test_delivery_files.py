@@ -1,63 +1,17 @@
-"""The delivery files around the chart: Argo CD manifests against their CRDs, the Dockerfile
-(hadolint) and the shell scripts (shellcheck)."""
+"""The delivery files around the chart: the Dockerfile (hadolint), the shell scripts
+(shellcheck) and the chart's NOTES. The Argo CD objects are tested in test_argocd.py."""
 
 from __future__ import annotations
 
 import subprocess
 from pathlib import Path
-from typing import Any
 
 import pytest
 import yaml
 
-from .conftest import CHART, REPO, CrdValidator, tool
+from .conftest import CHART, REPO, environment, tool
 
-ARGOCD = REPO / "helm" / "argocd"
 SHELL_SCRIPTS = sorted([*(REPO / "scripts").glob("*.sh"), *(REPO / "tools").glob("*.sh")])
-
-
-def argocd_documents() -> list[dict[str, Any]]:
-    docs = []
-    for path in sorted(ARGOCD.rglob("*.yaml")):
-        docs += [doc for doc in yaml.safe_load_all(path.read_text()) if doc]
-    return docs
-
-
-def test_argocd_manifests_match_their_crds(crds: CrdValidator) -> None:
-    docs = argocd_documents()
-    assert {d["kind"] for d in docs} == {"AppProject", "Application"}
-    failures = []
-    for doc in docs:
-        assert crds.knows(doc), doc["kind"]
-        failures += [f"{doc['kind']}/{doc['metadata']['name']}: {e}" for e in crds.errors(doc)]
-    assert not failures, "\n".join(failures)
-
-
-def test_application_syncs_the_chart_with_dev_values() -> None:
-    (app,) = yaml.safe_load_all((ARGOCD / "application.yaml").read_text())
-    source, policy = app["spec"]["source"], app["spec"]["syncPolicy"]
-    assert (REPO / source["path"]) == CHART
-    for values in source["helm"]["valueFiles"]:
-        assert (CHART / values).is_file()
-    assert source["helm"]["valueFiles"] == ["values-dev.yaml"]
-    assert policy["automated"] == {"prune": True, "selfHeal": True}
-    assert policy["retry"]["limit"] > 0
-    assert app["spec"]["project"] == "myhealth"
-
-
-def test_every_application_belongs_to_the_project_and_its_repositories() -> None:
-    docs = argocd_documents()
-    (project,) = [d for d in docs if d["kind"] == "AppProject"]
-    repos = set(project["spec"]["sourceRepos"])
-    namespaces = {d["namespace"] for d in project["spec"]["destinations"]}
-    for app in (d for d in docs if d["kind"] == "Application"):
-        spec = app["spec"]
-        assert spec["project"] == "myhealth"
-        assert spec["source"]["repoURL"] in repos
-        assert spec["destination"]["namespace"] in namespaces
-        local = spec["source"].get("path")
-        if local:
-            assert (REPO / local).is_dir(), local
 
 
 def test_dockerfile_is_hadolint_clean() -> None:
@@ -113,12 +67,12 @@ def test_image_user_matches_the_chart() -> None:
 @pytest.mark.parametrize(
     ("values", "expected"),
     [
-        (["values-dev.yaml"], "https://api.myhealth.eric-n.com/health"),
+        (environment("dev"), "https://api.myhealth.eric-n.com/health"),
         ([], "port-forward svc/myhealth-api 8080"),
     ],
     ids=["dev", "default"],
 )
-def test_notes_tell_how_to_reach_the_api(values: list[str], expected: str) -> None:
+def test_notes_tell_how_to_reach_the_api(values: list[Path], expected: str) -> None:
     result = subprocess.run(
         [
             tool("helm"),
@@ -128,7 +82,7 @@ def test_notes_tell_how_to_reach_the_api(values: list[str], expected: str) -> No
             "--dry-run=client",
             "-n",
             "myhealth",
-            *[arg for name in values for arg in ("-f", str(CHART / name))],
+            *[arg for path in values for arg in ("-f", str(path))],
         ],
         capture_output=True,
         text=True,

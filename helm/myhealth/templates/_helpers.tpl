@@ -52,7 +52,11 @@ app.kubernetes.io/component: {{ .component }}
 {{- printf "%s-%s" (include "myhealth.fullname" .root) .component | trunc 63 | trimSuffix "-" }}
 {{- end }}
 
+{{/* repo@sha256:… when a digest is set; the EKS environments require one (requireDigest). */}}
 {{- define "myhealth.image" -}}
+{{- if and .Values.image.requireDigest (not .Values.image.digest) }}
+{{- fail "image.digest is required (image.requireDigest): CI writes dev's, staging and prod are promoted by pull request" }}
+{{- end }}
 {{- if .Values.image.digest }}
 {{- printf "%s@%s" .Values.image.repository .Values.image.digest }}
 {{- else }}
@@ -73,15 +77,6 @@ app.kubernetes.io/component: {{ .component }}
 {{/* Secret names (fixed, whichever way the Secrets are made). */}}
 {{- define "myhealth.secretName" -}}
 {{- printf "%s-%s" (include "myhealth.fullname" .root) .name }}
-{{- end }}
-
-{{/* The Secret holding the api's DATABASE_URL: a read-only login when configured. */}}
-{{- define "myhealth.apiDatabaseSecret" -}}
-{{- if .Values.secrets.readOnlyDatabaseUser }}
-{{- include "myhealth.secretName" (dict "root" . "name" "database-readonly") }}
-{{- else }}
-{{- include "myhealth.secretName" (dict "root" . "name" "database") }}
-{{- end }}
 {{- end }}
 
 {{/*
@@ -209,4 +204,54 @@ name: {{ .Values.externalSecrets.secretStoreRef.name }}
 {{- define "myhealth.dashboardConfigMap" -}}
 {{- $file := base .path | trimSuffix ".json" | lower | replace "_" "-" | replace "." "-" }}
 {{- printf "%s-dashboard-%s" (include "myhealth.fullname" .root) $file | trunc 63 | trimSuffix "-" }}
+{{- end }}
+
+{{/*
+The migration hook runs before the release's ordinary objects exist, so when the chart makes
+the Secrets it also makes one for the hook, as a hook itself.
+*/}}
+{{- define "myhealth.migrationSecret" -}}
+{{- if or .Values.externalSecrets.enabled .Values.secrets.create }}
+{{- include "myhealth.secretName" (dict "root" . "name" "migrate") }}
+{{- else }}
+{{- include "myhealth.secretName" (dict "root" . "name" "database") }}
+{{- end }}
+{{- end }}
+
+{{- define "myhealth.migrationHook" -}}
+helm.sh/hook: pre-install,pre-upgrade
+helm.sh/hook-weight: {{ .weight | quote }}
+helm.sh/hook-delete-policy: {{ .policy }}
+{{- end }}
+
+{{/* The ServiceAccount of one component, with its IRSA role and hook annotations if any. */}}
+{{- define "myhealth.serviceAccount" -}}
+{{- $ctx := dict "root" .root "component" .component }}
+apiVersion: v1
+kind: ServiceAccount
+metadata:
+  name: {{ include "myhealth.componentName" $ctx }}
+  namespace: {{ .root.Release.Namespace }}
+  labels:
+    {{- include "myhealth.componentLabels" $ctx | nindent 4 }}
+  {{- if or .roleArn .hook }}
+  annotations:
+    {{- with .roleArn }}
+    eks.amazonaws.com/role-arn: {{ . | quote }}
+    {{- end }}
+    {{- with .hook }}
+    {{- toYaml . | nindent 4 }}
+    {{- end }}
+  {{- end }}
+automountServiceAccountToken: false
+{{- end }}
+
+{{/*
+Stakater Reloader rolls the workload when a Secret or ConfigMap it reads changes: External
+Secrets refreshes a rotated password into the Secret, but env vars are read only at start.
+*/}}
+{{- define "myhealth.reloaderAnnotations" -}}
+{{- if .Values.reloader.enabled -}}
+reloader.stakater.com/auto: "true"
+{{- end }}
 {{- end }}
