@@ -23,8 +23,9 @@ module "kms" {
   enable_key_rotation     = true
   aliases                 = ["${var.name}-api-logs"]
 
-  key_statements = {
-    cloudwatch_logs = {
+  # list(object) since kms v4.0.0 (a map was accepted by v3's `any`).
+  key_statements = [
+    {
       sid       = "CloudWatchLogsUseOfTheKey"
       actions   = ["kms:Encrypt*", "kms:Decrypt*", "kms:ReEncrypt*", "kms:GenerateDataKey*", "kms:Describe*"]
       resources = ["*"]
@@ -37,8 +38,8 @@ module "kms" {
         variable = "kms:EncryptionContext:aws:logs:arn"
         values   = ["arn:${local.partition}:logs:${local.region}:${local.account_id}:log-group:*"]
       }]
-    }
-  }
+    },
+  ]
 
   tags = var.tags
 }
