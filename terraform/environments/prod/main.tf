@@ -3,6 +3,8 @@
 locals {
   region            = "us-east-1"
   github_repository = "eric-n/myhealth"
+  # Budget alerts go here (AWS refuses a budget notification without a subscriber).
+  alert_email = "myhealth-alerts@eric-n.com"
 
   # The one place tags are set: provider default_tags and every module's `tags`.
   tags = {
@@ -29,10 +31,18 @@ module "myhealth" {
   # api_certificate_arn = "arn:aws:acm:us-east-1:<account>:certificate/<id>"  # api.myhealth.eric-n.com
   # api_hosted_zone_id  = "<zone id of eric-n.com>"
 
-  enable_guardduty   = true
-  enable_config      = true
-  monthly_budget_usd = 1000
-  log_retention_days = 365
+  enable_guardduty = true
+  enable_config    = true
+  # Who may reach the public Kubernetes API endpoint (empty = private endpoint only, reached from
+  # inside the VPC); 0.0.0.0/0 is refused in prod. E.g. ["203.0.113.10/32"].
+  cluster_endpoint_public_access_cidrs = []
+
+  # Cluster-admin and break-glass secret readers besides the CI apply role, e.g.
+  # admin_principal_arns = { owner = "arn:aws:iam::<account>:role/<your admin role>" }
+
+  budget_alert_emails = [local.alert_email]
+  monthly_budget_usd  = 1000
+  log_retention_days  = 365
 
   # false if this environment shares its AWS account with dev (one OIDC provider per account).
   create_github_oidc_provider = true

@@ -1,6 +1,7 @@
-# Everything the Helm chart and ArgoCD need, as data. `helm_values` is the one to hand over:
-#   terraform output -json helm_values > <values file>   (see docs/infrastructure.md)
-# Terraform itself never applies anything to the cluster besides the Istio Helm releases.
+# Everything the Helm chart and Argo CD need, as data. `helm_values` is the one to hand over:
+#   terraform output -json helm_values > helm/myhealth/infrastructure-<env>.json
+# (terraform-apply.yml commits it; see docs/infrastructure.md). Terraform never talks to the
+# cluster: Istio, the AWS Load Balancer Controller and the other add-ons are Argo CD Applications.
 
 output "region" {
   description = "AWS region."
@@ -17,11 +18,6 @@ output "cluster_endpoint" {
   value       = module.eks.cluster_endpoint
 }
 
-output "cluster_certificate_authority_data" {
-  description = "Base64 CA certificate of the Kubernetes API (for the root's helm provider)."
-  value       = module.eks.cluster_certificate_authority_data
-}
-
 output "ecr_repository_url" {
   description = "Image repository; CI pushes `<this>:<git sha>`."
   value       = module.ecr.repository_url
@@ -33,7 +29,7 @@ output "rds_endpoint" {
 }
 
 output "rds_master_secret_arn" {
-  description = "RDS-managed secret with the master user's credentials."
+  description = "RDS-managed (rotating) secret with the master user's credentials: for the migration Job only."
   value       = module.rds.master_user_secret_arn
 }
 
@@ -78,16 +74,19 @@ output "helm_values" {
       repository = module.ecr.repository_url
     }
     database = {
-      host            = module.rds.address
-      port            = module.rds.port
-      name            = module.rds.db_name
-      sslMode         = "require"
-      masterSecretArn = module.rds.master_user_secret_arn
-      cidrs           = module.networking.database_subnet_cidrs
+      host    = module.rds.address
+      port    = module.rds.port
+      name    = module.rds.db_name
+      sslMode = "require"
+      cidrs   = module.networking.database_subnet_cidrs
+      # The migration Job alone uses the master login, to create the two workload roles.
+      masterSecretArn   = module.rds.master_user_secret_arn
+      writerSecretArn   = module.secrets.secret_arns["database-writer"]
+      readOnlySecretArn = module.secrets.secret_arns["database-readonly"]
     }
     externalSecrets = {
       roleArn        = module.irsa.external_secrets_role_arn
-      serviceAccount = "myhealth-external-secrets"
+      serviceAccount = split(":", local.external_secrets_service_accounts[0])[1]
       secretNames = {
         ouraOauth    = module.secrets.secret_names["oura-oauth"]
         ouraTokens   = module.secrets.secret_names["oura-tokens"]
@@ -98,12 +97,11 @@ output "helm_values" {
       }
     }
     ingress = {
-      targetGroupArn    = module.api_gateway.target_group_arn
-      gatewayNamespace  = module.istio.ingress_gateway_namespace
-      gatewayService    = module.istio.ingress_gateway_service
-      gatewaySelector   = module.istio.ingress_gateway_selector
-      gatewayTargetPort = module.api_gateway.ingress_gateway_port
-      publicUrl         = module.api_gateway.public_url
+      targetGroupArn   = module.api_gateway.target_group_arn
+      gatewayNamespace = local.ingress_gateway.namespace
+      gatewayService   = local.ingress_gateway.service
+      gatewaySelector  = local.ingress_gateway.selector
+      publicUrl        = module.api_gateway.public_url
     }
     platform = {
       clusterName                   = module.eks.cluster_name
@@ -111,6 +109,9 @@ output "helm_values" {
       loadBalancerControllerRoleArn = module.irsa.load_balancer_controller_role_arn
       clusterAutoscalerRoleArn      = module.irsa.cluster_autoscaler_role_arn
       karpenter                     = module.eks.karpenter
+      # The gateway chart's ports the NLB relies on (Service 80 -> container 80, health 15021).
+      ingressGatewayPort       = module.api_gateway.ingress_gateway_port
+      ingressGatewayHealthPort = module.api_gateway.ingress_gateway_health_port
     }
   }
 }
