@@ -105,28 +105,32 @@ module "eks" {
 
   # The module's recommended node rules do not open these. Source: the cluster security group
   # for the control plane's calls into pods, the NLB's security group for the ingress gateway.
-  node_security_group_additional_rules = merge(
-    {
-      istio_webhooks = {
-        description                   = "Control plane to istiod: sidecar injection and config validation webhooks"
-        protocol                      = "tcp"
-        from_port                     = 15017
-        to_port                       = 15017
-        type                          = "ingress"
-        source_cluster_security_group = true
-      }
-    },
-    {
-      for name, port in var.ingress_gateway_ports : "ingress_gateway_${name}" => {
-        description              = "Internal NLB to the Istio ingress gateway pods (${name})"
-        protocol                 = "tcp"
-        from_port                = port
-        to_port                  = port
-        type                     = "ingress"
-        source_security_group_id = var.ingress_source_security_group_id
-      }
-    },
-  )
+  node_security_group_additional_rules = {
+    istio_webhooks = {
+      description                   = "Control plane to istiod: sidecar injection and config validation webhooks"
+      protocol                      = "tcp"
+      from_port                     = 15017
+      to_port                       = 15017
+      type                          = "ingress"
+      source_cluster_security_group = true
+    }
+    ingress_gateway_traffic = {
+      description              = "Internal NLB to the Istio ingress gateway pods: traffic"
+      protocol                 = "tcp"
+      from_port                = var.ingress_gateway_port
+      to_port                  = var.ingress_gateway_port
+      type                     = "ingress"
+      source_security_group_id = var.ingress_source_security_group_id
+    }
+    ingress_gateway_health = {
+      description              = "Internal NLB to the Istio ingress gateway pods: health checks"
+      protocol                 = "tcp"
+      from_port                = var.ingress_gateway_health_port
+      to_port                  = var.ingress_gateway_health_port
+      type                     = "ingress"
+      source_security_group_id = var.ingress_source_security_group_id
+    }
+  }
 
   node_security_group_tags = {
     "karpenter.sh/discovery" = var.cluster_name

@@ -42,9 +42,14 @@ variable "viewer_principal_arns" {
   default     = {}
 }
 
-variable "ingress_gateway_ports" {
-  description = "Ports of the Istio ingress gateway pods the internal NLB reaches (traffic and health), by a short name."
-  type        = map(number)
+variable "ingress_gateway_port" {
+  description = "Container port of the Istio ingress gateway pods that the internal NLB sends traffic to."
+  type        = number
+}
+
+variable "ingress_gateway_health_port" {
+  description = "Container port of the Istio ingress gateway pods that the NLB health check calls."
+  type        = number
 }
 
 variable "ingress_source_security_group_id" {

@@ -24,6 +24,7 @@ locals {
 
   # Every service account the chart's SecretStores authenticate as: the app's in `myhealth` and
   # Grafana's datasource store in `monitoring` (same name, two namespaces).
+  external_secrets_service_account = "myhealth-external-secrets"
   external_secrets_service_accounts = [
     "myhealth:myhealth-external-secrets",
     "monitoring:myhealth-external-secrets",
@@ -58,10 +59,8 @@ module "eks" {
   admin_principal_arns  = merge(var.admin_principal_arns, { ci-terraform-apply = module.github_oidc.terraform_apply_role_arn })
   viewer_principal_arns = { ci-terraform-plan = module.github_oidc.terraform_plan_role_arn }
 
-  ingress_gateway_ports = {
-    traffic = local.ingress_gateway.port
-    health  = local.ingress_gateway.health_port
-  }
+  ingress_gateway_port             = local.ingress_gateway.port
+  ingress_gateway_health_port      = local.ingress_gateway.health_port
   ingress_source_security_group_id = module.api_gateway.nlb_security_group_id
 
   node_instance_types = var.node_instance_types

@@ -86,7 +86,7 @@ output "helm_values" {
     }
     externalSecrets = {
       roleArn        = module.irsa.external_secrets_role_arn
-      serviceAccount = split(":", local.external_secrets_service_accounts[0])[1]
+      serviceAccount = local.external_secrets_service_account
       secretNames = {
         ouraOauth    = module.secrets.secret_names["oura-oauth"]
         ouraTokens   = module.secrets.secret_names["oura-tokens"]
