@@ -90,6 +90,10 @@ def validations(
             root = base / f"{directory.name}-{end}"
             upstream.build_root(directory, releases_at(directory, end), root)
             jobs[(directory.name, end)] = root
+    for end in ENDS:
+        roots = upstream.build_tree(0 if end == "lowest" else -1, base / f"tree-{end}")
+        for environment, root in roots.items():
+            jobs[(f"environments/{environment}", end)] = root
     with ThreadPoolExecutor(max_workers=2) as pool:
         return dict(zip(jobs, pool.map(validate_root, jobs.values()), strict=True))
 
@@ -128,6 +132,19 @@ def test_terraform_validate_passes_against_the_upstream_interface(
     """Unknown or missing arguments, type mismatches and outputs that upstream does not have
     (`module.eks.no_such_output`) all fail `terraform validate` here."""
     result = validations[(directory.name, end)]
+
+    assert result.returncode == 0, result.output[-4000:]
+    assert "The configuration is valid" in result.output
+
+
+@pytest.mark.parametrize("end", ENDS)
+@pytest.mark.parametrize("environment", ["dev", "staging", "prod"])
+def test_each_environment_validates_as_a_whole(
+    environment: str, end: str, validations: dict[tuple[str, str], Validation]
+) -> None:
+    """The root with every module of ours (and the stubs under them): types flowing between our
+    own modules (outputs into inputs, `helm_values`) are checked too."""
+    result = validations[(f"environments/{environment}", end)]
 
     assert result.returncode == 0, result.output[-4000:]
     assert "The configuration is valid" in result.output

@@ -25,7 +25,7 @@ from typing import Any
 
 import hcl2
 
-from .helpers import MODULES, REPO
+from .helpers import ENVIRONMENTS, MODULES, REPO
 
 UPSTREAM = REPO / "tests" / "data" / "terraform-upstream"
 REGISTRY_PREFIX = "terraform-aws-modules/"
@@ -171,9 +171,20 @@ def write_stub(interface_dir: Path, target: Path) -> None:
     (target / "outputs.tf").write_text("\n".join(lines))
 
 
-def build_root(module_dir: Path, release_of: dict[str, tuple[int, ...]], target: Path) -> None:
+_PROVIDER_BLOCK = re.compile(r'^provider\s+"[\w-]+"\s*\{', re.M)
+
+
+def build_root(
+    module_dir: Path,
+    release_of: dict[str, tuple[int, ...]],
+    target: Path,
+    *,
+    child: bool = False,
+) -> None:
     """Copy `module_dir` into `target` with every registry call pointed at a stub of the release
-    `release_of[repository]`, and provider resources and data sources turned into variables."""
+    `release_of[repository]`, and provider resources and data sources turned into variables.
+    `child`: the copy is called by another copied module, so the stand-in variables get a
+    default (validate still treats them as unknown)."""
     target.mkdir(parents=True)
     replaced: set[tuple[str, str, str]] = set()
     texts: dict[str, str] = {}
@@ -181,6 +192,8 @@ def build_root(module_dir: Path, release_of: dict[str, tuple[int, ...]], target:
         if path.name == "versions.tf":
             continue  # provider requirements: nothing to install offline
         text = path.read_text()
+        for match in reversed(list(_PROVIDER_BLOCK.finditer(text))):
+            text = text[: match.start()] + text[_block_end(text, match.start()) :]
         for match in reversed(list(_TOP_LEVEL_BLOCK.finditer(text))):
             replaced.add((match.group(1), match.group(2), match.group(3)))
             text = text[: match.start()] + text[_block_end(text, match.start()) :]
@@ -219,9 +232,26 @@ def build_root(module_dir: Path, release_of: dict[str, tuple[int, ...]], target:
         variables.append(
             f'variable "{stub_variable(kind, type_name, label)}" {{\n'
             f'  description = "Stands in for {kind} {type_name}.{label}"\n'
-            "  type        = any\n}\n"
+            "  type        = any\n" + ("  default     = null\n" if child else "") + "}\n"
         )
     (target / "stubbed_resources.tf").write_text("\n".join(variables))
+
+
+def build_tree(end_index: int, target: Path) -> dict[str, Path]:
+    """Every module and environment root copied as by `build_root`, in the same layout, with each
+    registry module at its lowest (`end_index` 0) or highest (-1) vendored release: validating a
+    root then checks the types across our own modules too. Returns the roots by environment."""
+    for directory in sorted(path for path in MODULES.iterdir() if path.is_dir()):
+        releases = {
+            call.source.repository: call.source.releases()[end_index]
+            for call in registry_calls(directory)
+        }
+        build_root(directory, releases, target / "modules" / directory.name, child=True)
+    roots = {}
+    for directory in sorted(path for path in ENVIRONMENTS.iterdir() if path.is_dir()):
+        roots[directory.name] = target / "environments" / directory.name
+        build_root(directory, {}, roots[directory.name])
+    return roots
 
 
 ################################################################################
