@@ -306,6 +306,23 @@ def test_each_environments_database_subnets_lie_in_its_vpc(environment: str) -> 
     assert expression(networking["cidr"]) == "var.vpc_cidr"
     output = labelled_blocks(parse_dir(MODULES / "myhealth"), "output")["helm_values"]["value"]
     assert expression(output["database"]["cidrs"]) == "module.networking.database_subnet_cidrs"
+    # A chart values file that names the database's CIDRs itself must agree with the VPC.
+    chart_values = yaml.safe_load((CHART / f"values-{environment}.yaml").read_text()) or {}
+    for cidr in (chart_values.get("database") or {}).get("cidrs", []):
+        assert ipaddress.IPv4Network(cidr).subnet_of(vpc), f"values-{environment}.yaml: {cidr}"
+
+
+def test_the_environments_vpcs_do_not_overlap() -> None:
+    default = unquote(variables_of(MODULES / "myhealth")["vpc_cidr"]["default"])
+    networks = [
+        ipaddress.IPv4Network(
+            unquote(module_call(ENVIRONMENTS / name, "myhealth").get("vpc_cidr", default))
+        )
+        for name in ENVIRONMENT_NAMES
+    ]
+    for index, network in enumerate(networks):
+        for other in networks[index + 1 :]:
+            assert not network.overlaps(other), (network, other)
 
 
 ################################################################################

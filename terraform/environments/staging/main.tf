@@ -22,6 +22,10 @@ module "myhealth" {
   github_repository = local.github_repository
   state_bucket      = "myhealth-terraform-state-staging" # same as backend.hcl
 
+  # One /16 per environment (dev 10.0, staging 10.1, prod 10.2): they never overlap, so peering or
+  # one VPN can reach all of them; the database subnets are carved from it.
+  vpc_cidr = "10.1.0.0/16"
+
   node_instance_types = ["t3.large", "t3a.large"]
   node_min_size       = 2
   node_max_size       = 6
