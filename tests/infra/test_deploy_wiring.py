@@ -243,6 +243,32 @@ def test_every_secret_store_service_account_the_chart_renders_is_trusted(
     assert expression(role["namespace_service_accounts"]) == "var.external_secrets_service_accounts"
 
 
+@pytest.mark.parametrize(
+    ("role", "service_account"),
+    [
+        ("load_balancer_controller", "kube-system:aws-load-balancer-controller"),
+        ("cluster_autoscaler", "kube-system:cluster-autoscaler"),
+        ("ebs_csi", "kube-system:ebs-csi-controller-sa"),
+    ],
+)
+def test_controller_roles_trust_the_service_accounts_the_add_ons_use(
+    role: str, service_account: str
+) -> None:
+    trusted = module_call(MODULES / "irsa", role)["oidc_providers"]["this"]
+
+    assert [unquote(pair) for pair in trusted["namespace_service_accounts"]] == [service_account]
+
+
+def test_the_load_balancer_controller_may_only_bind_our_target_group() -> None:
+    role = module_call(MODULES / "irsa", "load_balancer_controller")
+    call = module_call(MODULES / "myhealth", "irsa")
+
+    assert role["attach_load_balancer_controller_targetgroup_binding_only_policy"] is True
+    assert [expression(arn) for arn in call["load_balancer_target_group_arns"]] == [
+        "module.api_gateway.target_group_arn"
+    ]
+
+
 def test_no_workload_login_is_the_rds_master_secret() -> None:
     database = labelled_blocks(parse_dir(MODULES / "myhealth"), "output")["helm_values"]["value"][
         "database"
