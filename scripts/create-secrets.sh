@@ -8,9 +8,10 @@
 # AWS: Terraform creates the (empty) secrets myhealth/<env>/{oura-oauth,oura-tokens,api-key,
 # jwt-secret,ingest-token,grafana-admin}; this fills them. OURA_CLIENT_ID/OURA_CLIENT_SECRET
 # (and OURA_REFRESH_TOKEN, optional) are written when given; API_KEY, JWT_SECRET, INGEST_TOKEN
-# and the Grafana password are generated once (kept on later runs unless --rotate), and so are
-# the database logins database-writer / database-reader ({"username", "password"}) that the
-# migration hook creates in PostgreSQL as the master user (RDS keeps the master secret itself).
+# and the Grafana password are generated once (kept on later runs unless --rotate). The database
+# logins database-writer / database-reader ({"username", "password"}) are Terraform's: it
+# generates their passwords write-only (docs/infrastructure.md), and the migration hook creates
+# the roles in PostgreSQL as the master user.
 # Whether a secret has a value is asked with describe-secret (the secret policy denies
 # get-secret-value to everyone but External Secrets), so a rerun never rotates anything.
 # --plain: writes the chart's Secrets directly; needs DATABASE_URL (the writer login;
@@ -92,10 +93,6 @@ if [[ "${mode}" == "aws" ]]; then
     put_aws_secret "${prefix}/ingest-token" "${INGEST_TOKEN:-$(random)}" false
     put_aws_secret "${prefix}/grafana-admin" "$(json_object admin-user admin \
         admin-password "${GRAFANA_ADMIN_PASSWORD:-$(random)}")" false
-    put_aws_secret "${prefix}/database-writer" "$(json_object username myhealth_writer \
-        password "$(random)")" false
-    put_aws_secret "${prefix}/database-reader" "$(json_object username myhealth_reader \
-        password "$(random)")" false
 else
     need kubectl
     need python3

@@ -2,6 +2,9 @@
 # Promotes the image one environment runs to the next, by digest, as a change to review:
 # writes image.digest of helm/myhealth/values-<from>.yaml into values-<to>.yaml and prints the
 # git commands for the pull request. Argo CD deploys it once the pull request is merged.
+# Each environment has its own ECR repository (myhealth-<env>, Terraform), so the image must be
+# copied there by digest before the merge: the script prints the `crane copy` command, with the
+# repositories taken from the Terraform files (helm/myhealth/infrastructure-<env>.json).
 # Usage: scripts/promote-image.sh <from: dev|staging> <to: staging|prod>
 set -euo pipefail
 
@@ -35,4 +38,10 @@ if [[ "${current}" == "${digest}" ]]; then
 fi
 sed -i -E "s/^  digest: .*/  digest: \"${digest}\"/" "${target_file}"
 echo "values-${to}.yaml: image.digest ${current:-<none>} -> ${digest}"
+repository_of() {
+    local file="${root}/helm/myhealth/infrastructure-$1.json"
+    [[ -f "${file}" ]] || { echo "<myhealth-$1 repository: run terraform-apply for $1>"; return; }
+    python3 -c 'import json, sys; print(json.load(open(sys.argv[1]))["image"]["repository"])' "${file}"
+}
+echo "copy the image first (same digest): crane copy $(repository_of "${from}")@${digest} $(repository_of "${to}"):${to}-${digest:7:12}"
 echo "next: git switch -c promote-${to}-${digest:7:12} && git commit -am 'deploy(${to}): ${digest}' && open a pull request"

@@ -3,8 +3,10 @@
 # Terraform core (1.15.x) as a shared library, so nothing is compiled. Measured here: ~30 s to
 # install, against ~17 min for `go install github.com/hashicorp/terraform@v1.5.7` (the last
 # MPL-2.0 release) on this 2-core machine. Terraform >= 1.6 is BUSL-1.1, which allows this use
-# (running it in our own CI). Only fmt is used offline: validate/plan need provider binaries,
-# which cannot be downloaded here. A terraform already on PATH is not relied upon.
+# (running it in our own CI). Offline it runs `fmt`, and `init -backend=false` + `validate` /
+# `test` on configurations that need no downloadable provider (tests/infra: registry modules
+# replaced by their vendored interfaces); plan/apply need the provider binaries, which cannot be
+# downloaded here. A terraform already on PATH is not relied upon.
 set -euo pipefail
 
 VERSION=0.15.3

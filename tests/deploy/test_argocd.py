@@ -32,13 +32,6 @@ ARGOCD = REPO / "helm" / "argocd"
 APPS_CHART = ARGOCD / "apps"
 ENVIRONMENTS = ["dev", "staging", "prod"]
 OUTPUTS_TF = REPO / "terraform" / "modules" / "myhealth" / "outputs.tf"
-# Keys the chart needs that terraform/modules/myhealth/outputs.tf does not emit yet: the
-# writer/reader login secrets (the Terraform half of issue 13 adds them). Empty this set when
-# it does; the test below fails on any other difference.
-PENDING_TERRAFORM_KEYS = {
-    "externalSecrets.secretNames.databaseWriter",
-    "externalSecrets.secretNames.databaseReader",
-}
 # Upstream charts whose objects the add-ons create, by cluster-scoped kind (from their
 # templates at the pinned versions); our own chart creates none.
 ADDON_CLUSTER_KINDS = {
@@ -261,7 +254,7 @@ def test_example_infrastructure_file_has_the_terraform_shape(env: str) -> None:
     expected = terraform_helm_values_shape()
     example = json.loads((INFRASTRUCTURE / f"{env}.json").read_text())
     actual = _shape(example, leaves=frozenset(expected))
-    assert actual - expected == PENDING_TERRAFORM_KEYS
+    assert actual - expected == set()
     assert expected - actual == set()
 
 

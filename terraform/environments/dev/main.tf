@@ -2,6 +2,8 @@
 locals {
   region            = "us-east-1"
   github_repository = "eric-n/myhealth"
+  # Budget alerts go here (AWS refuses a budget notification without a subscriber).
+  alert_email = "myhealth-alerts@eric-n.com"
 
   # The one place tags are set: provider default_tags and every module's `tags`.
   tags = {
@@ -25,8 +27,16 @@ module "myhealth" {
   node_max_size       = 10
   db_instance_class   = "db.t3.micro"
 
-  monthly_budget_usd = 250
-  log_retention_days = 30
+  # dev: the Kubernetes API is reachable from anywhere (still IAM-authenticated), so a laptop can
+  # run kubectl; staging and prod list the CIDRs that may reach it.
+  cluster_endpoint_public_access_cidrs = ["0.0.0.0/0"]
+
+  # Cluster-admin and break-glass secret readers besides the CI apply role, e.g.
+  # admin_principal_arns = { owner = "arn:aws:iam::<account>:role/<your admin role>" }
+
+  budget_alert_emails = [local.alert_email]
+  monthly_budget_usd  = 250
+  log_retention_days  = 30
 
   tags = local.tags
 }

@@ -1,15 +1,13 @@
 terraform {
-  # S3 native state locking (use_lockfile) needs 1.10; write-only attributes 1.11.
-  required_version = ">= 1.11, < 2.0"
+  # 1.11.1: the floor of terraform-aws-modules/rds v7.2; also S3-native state locking (1.10) and
+  # write-only arguments (1.11, the generated database logins).
+  required_version = ">= 1.11.1, < 2.0"
 
   required_providers {
+    # 6.42: the floor of terraform-aws-modules/s3-bucket v5.15, the highest of the modules we call.
     aws = {
       source  = "hashicorp/aws"
-      version = "~> 6.28"
-    }
-    helm = {
-      source  = "hashicorp/helm"
-      version = "~> 3.1"
+      version = "~> 6.42"
     }
     # tflint-ignore: terraform_unused_required_providers # used by the api-gateway module (archive_file); pinned here with the others
     archive = {

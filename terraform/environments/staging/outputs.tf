@@ -1,5 +1,5 @@
 # What the Helm chart, ArgoCD, the workflows and the scripts read (docs/infrastructure.md).
-# Terraform itself never applies anything to the cluster besides the Istio Helm releases.
+# Terraform itself never applies anything to the cluster.
 
 output "helm_values" {
   description = "The chart's infrastructure values: `terraform output -json helm_values > <values file>`."

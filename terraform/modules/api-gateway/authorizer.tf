@@ -86,6 +86,7 @@ resource "aws_cloudwatch_log_group" "authorizer" {
 resource "aws_lambda_function" "authorizer" {
   # checkov:skip=CKV_AWS_117: not in the VPC on purpose: it only calls Secrets Manager (over TLS, IAM-authorised); VPC ENIs would add cold-start time and no protection
   # checkov:skip=CKV_AWS_116: invoked synchronously by API Gateway; a dead-letter queue only applies to asynchronous invocations
+  # checkov:skip=CKV_AWS_115: reserved concurrency is opt-in (var.authorizer_reserved_concurrency): a new account's Lambda quota (10) cannot reserve any, and the stage throttle already bounds the rate
   # checkov:skip=CKV_AWS_272: code signing needs a Signer profile and signed uploads; the zip is built and deployed by the same reviewed Terraform run
   function_name = local.authorizer_name
   description   = "Verifies myHealth JWTs for API Gateway (simple responses)"
@@ -99,8 +100,9 @@ resource "aws_lambda_function" "authorizer" {
   memory_size      = 128
   timeout          = 5
 
-  # Bounds the cost of a token-spraying flood; API Gateway's cache absorbs repeats.
-  reserved_concurrent_executions = 20
+  # Optional ceiling on a token-spraying flood's cost (null = unreserved, the default: a new
+  # account's quota of 10 cannot reserve any); API Gateway's cache absorbs repeats either way.
+  reserved_concurrent_executions = var.authorizer_reserved_concurrency
 
   kms_key_arn = module.kms.key_arn
   environment {

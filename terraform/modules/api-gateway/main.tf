@@ -1,4 +1,5 @@
-# Public entry point: HTTP API -> VPC link -> internal NLB -> Istio ingress gateway pods.
+# Public entry point: HTTP API -> VPC link -> internal NLB -> Istio ingress gateway pods (port 80,
+# health on 15021: the gateway chart's Service maps 80 to container port 80).
 # The NLB's target group is filled from inside the cluster by a TargetGroupBinding (AWS Load
 # Balancer Controller, TargetGroupBinding-only role in the irsa module), so Terraform never
 # needs to talk to Kubernetes.
@@ -23,8 +24,9 @@ module "kms" {
   enable_key_rotation     = true
   aliases                 = ["${var.name}-api-logs"]
 
-  key_statements = {
-    cloudwatch_logs = {
+  # list(object) since kms v4.0.0 (a map was accepted by v3's `any`).
+  key_statements = [
+    {
       sid       = "CloudWatchLogsUseOfTheKey"
       actions   = ["kms:Encrypt*", "kms:Decrypt*", "kms:ReEncrypt*", "kms:GenerateDataKey*", "kms:Describe*"]
       resources = ["*"]
@@ -37,8 +39,8 @@ module "kms" {
         variable = "kms:EncryptionContext:aws:logs:arn"
         values   = ["arn:${local.partition}:logs:${local.region}:${local.account_id}:log-group:*"]
       }]
-    }
-  }
+    },
+  ]
 
   tags = var.tags
 }
@@ -143,17 +145,8 @@ module "nlb" {
   tags = var.tags
 }
 
-# The gateway pods share the node security group (VPC CNI); let the NLB in.
-resource "aws_vpc_security_group_ingress_rule" "nlb_to_ingress_gateway" {
-  for_each = toset([tostring(var.ingress_gateway_port), tostring(var.ingress_gateway_health_port)])
-
-  security_group_id            = var.target_security_group_id
-  description                  = "Internal NLB to the Istio ingress gateway (port ${each.value})"
-  ip_protocol                  = "tcp"
-  from_port                    = tonumber(each.value)
-  to_port                      = tonumber(each.value)
-  referenced_security_group_id = module.nlb.security_group_id
-}
+# The NLB -> gateway pod rules live on the node security group, which the eks module owns
+# (node_security_group_additional_rules, from module.nlb.security_group_id): one owner per group.
 
 ################################################################################
 # HTTP API

@@ -39,6 +39,16 @@ output "authorizer_role_arn" {
 }
 
 output "ingress_gateway_port" {
-  description = "Gateway container port the target group sends to (the TargetGroupBinding's port)."
+  description = "Gateway container port the target group sends to (the node security group must open it)."
   value       = var.ingress_gateway_port
+}
+
+output "ingress_gateway_health_port" {
+  description = "Gateway health port the target group checks (the node security group must open it)."
+  value       = var.ingress_gateway_health_port
+}
+
+output "nlb_security_group_id" {
+  description = "Security group of the internal NLB: the source of the node rules to the gateway pods."
+  value       = module.nlb.security_group_id
 }

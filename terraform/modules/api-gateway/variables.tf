@@ -18,15 +18,10 @@ variable "private_subnet_ids" {
   type        = list(string)
 }
 
-variable "target_security_group_id" {
-  description = "Security group of the Istio ingress gateway pods (the EKS node group's); it gets ingress rules from the NLB."
-  type        = string
-}
-
 variable "ingress_gateway_port" {
-  description = "Container port of the Istio ingress gateway that serves HTTP (the gateway chart's default, 80 -> 8080)."
+  description = "Container port of the Istio ingress gateway that serves HTTP: the gateway chart's Service maps port 80 to target port 80."
   type        = number
-  default     = 8080
+  default     = 80
 }
 
 variable "ingress_gateway_health_port" {
@@ -58,6 +53,17 @@ variable "authorizer_cache_seconds" {
   validation {
     condition     = var.authorizer_cache_seconds >= 0 && var.authorizer_cache_seconds <= 300
     error_message = "authorizer_cache_seconds must be between 0 and 300."
+  }
+}
+
+variable "authorizer_reserved_concurrency" {
+  description = "Reserved concurrent executions of the authorizer (a ceiling on a token-spraying flood's cost); null = unreserved. A new account's Lambda quota is 10, and reserving leaves at least 10 unreserved, so set it only after raising the quota."
+  type        = number
+  default     = null
+
+  validation {
+    condition     = var.authorizer_reserved_concurrency == null || try(var.authorizer_reserved_concurrency >= 1, false)
+    error_message = "authorizer_reserved_concurrency must be null or at least 1."
   }
 }
 

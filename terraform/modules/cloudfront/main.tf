@@ -24,7 +24,7 @@ module "bucket" {
   }
 
   attach_deny_insecure_transport_policy = true
-  attach_policy                         = true
+  attach_policy                         = var.create
   policy                                = var.create ? data.aws_iam_policy_document.bucket[0].json : null
 
   tags = var.tags
@@ -43,14 +43,17 @@ module "cdn" {
   aliases             = var.aliases
   default_root_object = "index.html"
 
-  origin_access_control = {
+  # The module creates its origin access controls even with create = false, and an OAC's name
+  # is unique per account: name it per environment, and create none when the distribution is off.
+  origin_access_control = var.create ? {
     s3 = {
+      name             = "${var.name}-static"
       description      = "${var.name} static bucket"
       origin_type      = "s3"
       signing_behavior = "always"
       signing_protocol = "sigv4"
     }
-  }
+  } : {}
 
   origin = {
     s3 = {

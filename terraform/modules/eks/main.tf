@@ -12,24 +12,39 @@ module "eks" {
   vpc_id     = var.vpc_id
   subnet_ids = var.subnet_ids
 
+  # Private endpoint always (nodes, Argo CD); the public one only for the listed CIDRs.
   endpoint_private_access      = true
-  endpoint_public_access       = var.endpoint_public_access
-  endpoint_public_access_cidrs = var.endpoint_public_access ? var.endpoint_public_access_cidrs : []
+  endpoint_public_access       = length(var.endpoint_public_access_cidrs) > 0
+  endpoint_public_access_cidrs = var.endpoint_public_access_cidrs
 
-  # Access entries instead of the aws-auth ConfigMap.
+  # Access entries instead of the aws-auth ConfigMap. Who may administer the cluster is listed
+  # explicitly; "whoever ran the first apply" (the creator entry) would follow a laptop session.
   authentication_mode                      = "API"
-  enable_cluster_creator_admin_permissions = true
-  access_entries = {
-    for name, principal_arn in var.admin_principal_arns : name => {
-      principal_arn = principal_arn
-      policy_associations = {
-        admin = {
-          policy_arn   = "arn:aws:eks::aws:cluster-access-policy/AmazonEKSClusterAdminPolicy"
-          access_scope = { type = "cluster" }
+  enable_cluster_creator_admin_permissions = false
+  access_entries = merge(
+    {
+      for name, principal_arn in var.admin_principal_arns : name => {
+        principal_arn = principal_arn
+        policy_associations = {
+          admin = {
+            policy_arn   = "arn:aws:eks::aws:cluster-access-policy/AmazonEKSClusterAdminPolicy"
+            access_scope = { type = "cluster" }
+          }
         }
       }
-    }
-  }
+    },
+    {
+      for name, principal_arn in var.viewer_principal_arns : name => {
+        principal_arn = principal_arn
+        policy_associations = {
+          view = {
+            policy_arn   = "arn:aws:eks::aws:cluster-access-policy/AmazonEKSViewPolicy"
+            access_scope = { type = "cluster" }
+          }
+        }
+      }
+    },
+  )
 
   enable_irsa                            = true
   enabled_log_types                      = ["api", "audit", "authenticator"]
@@ -39,6 +54,9 @@ module "eks" {
     vpc-cni = {
       most_recent    = true
       before_compute = true
+      # Without it the VPC CNI does not enforce NetworkPolicy objects: the chart's policies
+      # would be accepted by the API server and do nothing.
+      configuration_values = jsonencode({ enableNetworkPolicy = "true" })
     }
     eks-pod-identity-agent = {
       most_recent    = true
@@ -82,6 +100,35 @@ module "eks" {
         "k8s.io/cluster-autoscaler/enabled"             = "true"
         "k8s.io/cluster-autoscaler/${var.cluster_name}" = "owned"
       }
+    }
+  }
+
+  # The module's recommended node rules do not open these. Source: the cluster security group
+  # for the control plane's calls into pods, the NLB's security group for the ingress gateway.
+  node_security_group_additional_rules = {
+    istio_webhooks = {
+      description                   = "Control plane to istiod: sidecar injection and config validation webhooks"
+      protocol                      = "tcp"
+      from_port                     = 15017
+      to_port                       = 15017
+      type                          = "ingress"
+      source_cluster_security_group = true
+    }
+    ingress_gateway_traffic = {
+      description              = "Internal NLB to the Istio ingress gateway pods: traffic"
+      protocol                 = "tcp"
+      from_port                = var.ingress_gateway_port
+      to_port                  = var.ingress_gateway_port
+      type                     = "ingress"
+      source_security_group_id = var.ingress_source_security_group_id
+    }
+    ingress_gateway_health = {
+      description              = "Internal NLB to the Istio ingress gateway pods: health checks"
+      protocol                 = "tcp"
+      from_port                = var.ingress_gateway_health_port
+      to_port                  = var.ingress_gateway_health_port
+      type                     = "ingress"
+      source_security_group_id = var.ingress_source_security_group_id
     }
   }
 

@@ -24,22 +24,37 @@ variable "subnet_ids" {
   type        = list(string)
 }
 
-variable "endpoint_public_access" {
-  description = "Expose the Kubernetes API on a public endpoint too. false = private endpoint only (reach it through a VPN, a bastion or a runner inside the VPC)."
-  type        = bool
-  default     = true
-}
-
 variable "endpoint_public_access_cidrs" {
-  description = "Who may reach the public API endpoint when it is enabled."
+  description = "CIDRs that may reach the public Kubernetes API endpoint; empty = no public endpoint (private only: reach it through a VPN, a bastion or a runner inside the VPC)."
   type        = list(string)
-  default     = ["0.0.0.0/0"]
+  default     = []
 }
 
 variable "admin_principal_arns" {
-  description = "IAM principals (roles) given cluster-admin through EKS access entries, by a short name."
+  description = "IAM principals (roles) given cluster-admin through EKS access entries, by a short name (the people who administer the cluster and the CI apply role)."
   type        = map(string)
   default     = {}
+}
+
+variable "viewer_principal_arns" {
+  description = "IAM principals given read-only cluster access (AmazonEKSViewPolicy), by a short name (the CI plan role)."
+  type        = map(string)
+  default     = {}
+}
+
+variable "ingress_gateway_port" {
+  description = "Container port of the Istio ingress gateway pods that the internal NLB sends traffic to."
+  type        = number
+}
+
+variable "ingress_gateway_health_port" {
+  description = "Container port of the Istio ingress gateway pods that the NLB health check calls."
+  type        = number
+}
+
+variable "ingress_source_security_group_id" {
+  description = "Security group of the internal NLB: the only source allowed to the ingress gateway ports."
+  type        = string
 }
 
 variable "node_instance_types" {

@@ -12,3 +12,8 @@ output "terraform_apply_role_arn" {
   description = "Role for terraform-apply.yml (environment variable AWS_TERRAFORM_APPLY_ROLE_ARN)."
   value       = aws_iam_role.this["terraform-apply"].arn
 }
+
+output "subject_claim_keys" {
+  description = "The repository's OIDC subject template the trust policies expect (set once with the GitHub API, docs/infrastructure.md)."
+  value       = ["repo", "context", "job_workflow_ref"]
+}

@@ -14,13 +14,18 @@ variable "oidc_provider_arn" {
 }
 
 variable "external_secrets_service_accounts" {
-  description = "`namespace:serviceaccount` pairs that External Secrets authenticates as (the SecretStore's `auth.jwt.serviceAccountRef`, created by the Helm chart)."
+  description = "`namespace:serviceaccount` pairs that External Secrets authenticates as: every SecretStore's `auth.jwt.serviceAccountRef` the Helm chart renders (the app's and Grafana's)."
   type        = list(string)
   default     = ["myhealth:myhealth-external-secrets"]
+
+  validation {
+    condition     = length(var.external_secrets_service_accounts) > 0 && alltrue([for pair in var.external_secrets_service_accounts : can(regex("^[a-z0-9-]+:[a-z0-9-]+$", pair))])
+    error_message = "external_secrets_service_accounts must be namespace:serviceaccount pairs."
+  }
 }
 
 variable "external_secret_arns" {
-  description = "Exactly the secrets External Secrets may read: the app secrets and the RDS master secret."
+  description = "Exactly the secrets External Secrets may read: the app secrets, the two workload database logins and the RDS master secret (for the migration Job only)."
   type        = list(string)
 }
 

@@ -9,6 +9,26 @@ locals {
   api_domain  = var.api_certificate_arn != null ? "api.myhealth.${var.root_domain}" : ""
   secret_path = "myhealth/${var.environment}"
   tags        = var.tags
+
+  # The Istio ingress gateway that Argo CD installs (gateway chart, release istio-ingressgateway
+  # in istio-ingress). Its Service maps port 80 to container port 80; 15021 answers
+  # /healthz/ready. The NLB target group, its health check, the NLB egress rules and the node
+  # security group rules all take their ports from here.
+  ingress_gateway = {
+    namespace   = "istio-ingress"
+    service     = "istio-ingressgateway"
+    selector    = { istio = "ingressgateway" }
+    port        = 80
+    health_port = 15021
+  }
+
+  # Every service account the chart's SecretStores authenticate as: the app's in `myhealth` and
+  # Grafana's datasource store in `monitoring` (same name, two namespaces).
+  external_secrets_service_account = "myhealth-external-secrets"
+  external_secrets_service_accounts = [
+    "myhealth:myhealth-external-secrets",
+    "monitoring:myhealth-external-secrets",
+  ]
 }
 
 data "aws_caller_identity" "current" {}
@@ -34,9 +54,14 @@ module "eks" {
   kubernetes_version           = var.kubernetes_version
   vpc_id                       = module.networking.vpc_id
   subnet_ids                   = module.networking.private_subnet_ids
-  endpoint_public_access       = var.cluster_endpoint_public_access
   endpoint_public_access_cidrs = var.cluster_endpoint_public_access_cidrs
-  admin_principal_arns         = var.admin_principal_arns
+  # CI applies (admin) and plans (read) besides the named administrators; nobody else.
+  admin_principal_arns  = merge(var.admin_principal_arns, { ci-terraform-apply = module.github_oidc.terraform_apply_role_arn })
+  viewer_principal_arns = { ci-terraform-plan = module.github_oidc.terraform_plan_role_arn }
+
+  ingress_gateway_port             = local.ingress_gateway.port
+  ingress_gateway_health_port      = local.ingress_gateway.health_port
+  ingress_source_security_group_id = module.api_gateway.nlb_security_group_id
 
   node_instance_types = var.node_instance_types
   node_capacity_type  = var.environment == "prod" ? "ON_DEMAND" : "SPOT"
@@ -71,7 +96,7 @@ module "rds" {
 module "ecr" {
   source = "../ecr"
 
-  name                = "myhealth"
+  name                = local.name # unique per environment: two environments may share an account
   keep_last_images    = 30
   push_principal_arns = [module.github_oidc.ecr_push_role_arn]
   force_delete        = local.is_dev
@@ -86,7 +111,10 @@ module "secrets" {
   admin_principal_arns    = values(var.admin_principal_arns)
   recovery_window_in_days = local.is_dev ? 0 : 30
   reader_principal_arns = merge(
-    { for key in ["oura-oauth", "oura-tokens", "api-key", "ingest-token", "grafana-admin"] : key => [module.irsa.external_secrets_role_arn] },
+    {
+      for key in ["oura-oauth", "oura-tokens", "api-key", "ingest-token", "grafana-admin", "database-writer", "database-reader"] :
+      key => [module.irsa.external_secrets_role_arn]
+    },
     { jwt-secret = [module.irsa.external_secrets_role_arn, module.api_gateway.authorizer_role_arn] },
   )
 
@@ -100,6 +128,9 @@ module "irsa" {
   cluster_name      = module.eks.cluster_name
   oidc_provider_arn = module.eks.oidc_provider_arn
 
+  external_secrets_service_accounts = local.external_secrets_service_accounts
+  # The app secrets, the two workload logins, and the RDS master secret for the migration Job
+  # only (it creates the writer and read-only roles; no workload connects as the master user).
   external_secret_arns         = concat(values(module.secrets.secret_arns), [module.rds.master_user_secret_arn])
   external_secret_kms_key_arns = [module.secrets.kms_key_arn, module.rds.kms_key_arn]
 
@@ -112,15 +143,18 @@ module "irsa" {
 module "api_gateway" {
   source = "../api-gateway"
 
-  name                     = local.name
-  vpc_id                   = module.networking.vpc_id
-  vpc_cidr_block           = module.networking.vpc_cidr_block
-  private_subnet_ids       = module.networking.private_subnet_ids
-  target_security_group_id = module.eks.node_security_group_id
+  name                        = local.name
+  vpc_id                      = module.networking.vpc_id
+  vpc_cidr_block              = module.networking.vpc_cidr_block
+  private_subnet_ids          = module.networking.private_subnet_ids
+  ingress_gateway_port        = local.ingress_gateway.port
+  ingress_gateway_health_port = local.ingress_gateway.health_port
 
   jwt_secret_arn         = module.secrets.secret_arns["jwt-secret"]
   jwt_secret_kms_key_arn = module.secrets.kms_key_arn
   authorizer_build_dir   = var.authorizer_build_dir
+
+  authorizer_reserved_concurrency = var.authorizer_reserved_concurrency
 
   domain_name             = local.api_domain
   certificate_arn         = var.api_certificate_arn
@@ -129,14 +163,6 @@ module "api_gateway" {
   log_retention_days      = var.log_retention_days
 
   tags = local.tags
-}
-
-module "istio" {
-  source = "../istio"
-
-  ingress_gateway_replicas = local.is_dev ? 1 : 2
-
-  depends_on = [module.eks]
 }
 
 module "cloudfront" {

@@ -43,7 +43,7 @@ variable "state_bucket" {
 }
 
 variable "admin_principal_arns" {
-  description = "IAM roles of the people who administer the environment: cluster-admin and break-glass secret readers, by a short name."
+  description = "IAM roles of the people who administer the environment, by a short name: cluster-admin (EKS access entries) and break-glass secret readers. The CI apply role is added by the module; nobody else gets cluster access (the creator entry is off)."
   type        = map(string)
   default     = {}
 }
@@ -54,16 +54,20 @@ variable "kubernetes_version" {
   default     = "1.34"
 }
 
-variable "cluster_endpoint_public_access" {
-  description = "Public Kubernetes API endpoint (false = private only)."
-  type        = bool
-  default     = true
-}
-
 variable "cluster_endpoint_public_access_cidrs" {
-  description = "Who may reach the public Kubernetes API endpoint."
+  description = "CIDRs that may reach the public Kubernetes API endpoint; empty = private endpoint only. The private endpoint is always on."
   type        = list(string)
-  default     = ["0.0.0.0/0"]
+  default     = []
+
+  validation {
+    condition     = var.environment != "prod" || !contains(var.cluster_endpoint_public_access_cidrs, "0.0.0.0/0")
+    error_message = "prod's Kubernetes API must not be open to 0.0.0.0/0: list the CIDRs that need it, or none."
+  }
+
+  validation {
+    condition     = alltrue([for cidr in var.cluster_endpoint_public_access_cidrs : can(cidrnetmask(cidr))])
+    error_message = "cluster_endpoint_public_access_cidrs must be IPv4 CIDRs."
+  }
 }
 
 variable "node_instance_types" {
@@ -139,9 +143,15 @@ variable "monthly_budget_usd" {
 }
 
 variable "budget_alert_emails" {
-  description = "Recipients of budget alerts."
+  description = "Recipients of budget alerts (at least one when monthly_budget_usd > 0: AWS refuses a budget notification without subscribers)."
   type        = list(string)
   default     = []
+}
+
+variable "authorizer_reserved_concurrency" {
+  description = "Reserved concurrency of the Lambda authorizer; null (default) = unreserved, which a new account's quota of 10 requires."
+  type        = number
+  default     = null
 }
 
 variable "log_retention_days" {

@@ -1,5 +1,5 @@
 output "secret_arns" {
-  description = "ARN of every secret, by key (oura-oauth, oura-tokens, api-key, jwt-secret, ingest-token, grafana-admin)."
+  description = "ARN of every secret, by key (oura-oauth, oura-tokens, api-key, jwt-secret, ingest-token, grafana-admin, database-writer, database-reader)."
   value       = { for key, secret in aws_secretsmanager_secret.this : key => secret.arn }
 }
 

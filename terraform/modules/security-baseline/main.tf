@@ -105,8 +105,9 @@ module "trail_kms" {
   enable_key_rotation     = true
   aliases                 = ["${var.name}-cloudtrail"]
 
-  key_statements = {
-    cloudtrail = {
+  # list(object) since kms v4.0.0 (a map was accepted by v3's `any`).
+  key_statements = [
+    {
       sid       = "CloudTrailEncryptLogs"
       actions   = ["kms:GenerateDataKey*", "kms:DescribeKey"]
       resources = ["*"]
@@ -119,8 +120,8 @@ module "trail_kms" {
         variable = "aws:SourceArn"
         values   = [local.trail_arn]
       }]
-    }
-  }
+    },
+  ]
 
   tags = var.tags
 }

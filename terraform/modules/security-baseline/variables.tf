@@ -28,9 +28,19 @@ variable "monthly_budget_usd" {
 }
 
 variable "budget_alert_emails" {
-  description = "Who is mailed at 80 % forecast and 100 % actual spend."
+  description = "Who is mailed at 80 % forecast and 100 % actual spend. At least one when a budget is set: AWS refuses a notification without subscribers."
   type        = list(string)
   default     = []
+
+  validation {
+    condition     = var.monthly_budget_usd == 0 || length(var.budget_alert_emails) > 0
+    error_message = "A monthly budget needs at least one address in budget_alert_emails (AWS refuses a notification without subscribers)."
+  }
+
+  validation {
+    condition     = alltrue([for address in var.budget_alert_emails : can(regex("^[^@\\s]+@[^@\\s]+\\.[^@\\s]+$", address))])
+    error_message = "budget_alert_emails must be e-mail addresses."
+  }
 }
 
 variable "log_retention_days" {
