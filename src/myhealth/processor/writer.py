@@ -3,7 +3,8 @@
 One batch is one transaction with at most three statements, whatever its size:
 
 1. rejected documents go into `quarantined_documents` with their reason code and message and
-   their exact JSON text (`raw_document`; `document` too when PostgreSQL's jsonb can hold it);
+   their exact JSON text (`raw_document`; `document` too when PostgreSQL's jsonb can hold it),
+   once: the same text of the same type quarantined again adds no row;
 2. valid documents (not heart rate) are upserted verbatim (their received JSON text) into the
    `oura_documents` archive;
 3. the validated values are upserted into the type's typed table.
@@ -270,6 +271,7 @@ SELECT %s, incoming.document_id, incoming.document, incoming.raw_document,
 FROM jsonb_to_recordset(%s::jsonb)
      AS incoming(document_id text, document jsonb, raw_document text, reason_code text,
                  reason text)
+ON CONFLICT (data_type, md5(raw_document)) DO NOTHING
 """
 
 

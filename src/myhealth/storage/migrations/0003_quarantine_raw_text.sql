@@ -14,3 +14,14 @@ ALTER TABLE quarantined_documents
 -- code of every new row).
 UPDATE quarantined_documents SET raw_document = document::text WHERE raw_document IS NULL;
 CREATE INDEX quarantined_documents_reason_code_idx ON quarantined_documents (reason_code);
+
+-- The same document quarantined again (the collector re-fetches the trailing days every run)
+-- is one row, not one per run: the first receipt is kept. Exact duplicates from before this
+-- migration are folded into their earliest row.
+DELETE FROM quarantined_documents AS later
+USING quarantined_documents AS earlier
+WHERE later.data_type = earlier.data_type
+  AND md5(later.raw_document) = md5(earlier.raw_document)
+  AND later.quarantine_id > earlier.quarantine_id;
+CREATE UNIQUE INDEX quarantined_documents_once_idx
+    ON quarantined_documents (data_type, md5(raw_document));
