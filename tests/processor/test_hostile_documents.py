@@ -57,9 +57,9 @@ HOSTILE = [
     pytest.param(_sleep("s", day='"10000-01-01"'), "date_out_of_range", id="year-10000"),
     pytest.param(_sleep("s", day='"1999-12-31"'), "date_out_of_range", id="year-1999"),
     pytest.param(
-        _sleep("s", ',"timestamp":"9999-01-01T00:00:00+00:00"'),
+        _sleep("s", ',"timestamp":"10000-01-01T00:00:00+00:00"'),
         "date_out_of_range",
-        id="timestamp-9999",
+        id="timestamp-10000",
     ),
     pytest.param(_nested(65), "nesting_too_deep", id="depth-65"),
     pytest.param(_sleep("s", ',"x":' + "[" * DEEP + "]" * DEEP), "nesting_too_deep", id="deep"),
@@ -265,3 +265,13 @@ def test_nesting_5000_deep_in_every_document_of_a_batch(client: httpx.Client) ->
     answer = client.post("/api/v1/ingest", content=_body("tag", [deep] * 50)).json()
     assert answer["received"] == 50
     assert {item["code"] for item in answer["rejected"]} == {"nesting_too_deep"}
+
+
+def test_a_1970_set_up_at_placeholder_is_stored(client: httpx.Client) -> None:
+    """Only the dates that place a document in time are held to 2000-2100: old rings report
+    `set_up_at` as the epoch."""
+    ring = {"id": "ring-1", "set_up_at": "1970-01-01T00:00:00+00:00", "color": "silver"}
+    answer = client.post(
+        "/api/v1/ingest", json={"data_type": "ring_configuration", "documents": [ring]}
+    ).json()
+    assert (answer["inserted"], answer["rejected"]) == (1, [])

@@ -46,8 +46,10 @@ def _number(value: Any) -> Any:
     return value
 
 
-# Dates the product accepts (spec §5): a wearable's data lies in this century; a document
-# dated 9999-12-31 would otherwise become every dashboard's "latest date".
+# Dates that place a document in time (its day fields; a heart-rate sample's timestamp) must
+# lie in these years (spec §5): a wearable's data lies in this century, and a document dated
+# 9999-12-31 would otherwise become every dashboard's "latest date". Other timestamps are
+# stored as Oura sends them: old rings report `set_up_at` as the 1970 epoch placeholder.
 FIRST_YEAR = 2000
 LAST_YEAR = 2100
 DATE_OUT_OF_RANGE = "date_out_of_range"
@@ -62,14 +64,28 @@ def _out_of_range(year: int) -> PydanticCustomError:
     )
 
 
+def _leading_year(value: str) -> int | None:
+    match = _LEADING_YEAR.match(value)
+    if match is None or len(match.group(1).lstrip("+-")) < 4:
+        return None
+    return int(match.group(1))
+
+
 def _iso_string(value: Any) -> Any:
     if not isinstance(value, str):
         raise ValueError("must be an ISO 8601 string")
-    # Years Python cannot represent (10000, -1) fail parsing with a vaguer message: say why.
-    if (match := _LEADING_YEAR.match(value)) and len(match.group(1).lstrip("+-")) >= 4:
-        year = int(match.group(1))
-        if not FIRST_YEAR <= year <= LAST_YEAR:
-            raise _out_of_range(year)
+    # A year Python cannot represent (10000) fails parsing with a vaguer message: say why.
+    year = _leading_year(value)
+    if year is not None and not 1 <= year <= 9999:
+        raise _out_of_range(year)
+    return value
+
+
+def _dated_iso_string(value: Any) -> Any:
+    value = _iso_string(value)
+    year = _leading_year(value)
+    if year is not None and not FIRST_YEAR <= year <= LAST_YEAR:
+        raise _out_of_range(year)
     return value
 
 
@@ -83,7 +99,12 @@ def _aware(value: dt.datetime) -> dt.datetime:
     # A timestamp without an offset is read as UTC (spec §5), so every timestamp compares.
     if value.tzinfo is None:
         value = value.replace(tzinfo=dt.UTC)
-    _in_range(value)
+    return value
+
+
+def _aware_in_range(value: dt.datetime) -> dt.datetime:
+    value = _aware(value)
+    _in_range(value.astimezone(dt.UTC).date())
     return value
 
 
@@ -97,8 +118,12 @@ Int = Annotated[int, BeforeValidator(_integral)]
 Number = Annotated[float, BeforeValidator(_number)]
 Text = StrictStr
 Bool = StrictBool
-Day = Annotated[dt.date, BeforeValidator(_iso_string), AfterValidator(_in_range)]
+Day = Annotated[dt.date, BeforeValidator(_dated_iso_string), AfterValidator(_in_range)]
 Timestamp = Annotated[dt.datetime, BeforeValidator(_iso_string), AfterValidator(_aware)]
+# A timestamp that is the document's place in time (heart rate: its key and its day).
+DatedTimestamp = Annotated[
+    dt.datetime, BeforeValidator(_dated_iso_string), AfterValidator(_aware_in_range)
+]
 JsonObject = Annotated[dict[str, Any], BeforeValidator(_object)]
 
 
@@ -212,7 +237,7 @@ class EnhancedTag(OuraDocument):
 class Heartrate(OuraDocument):
     """PublicHeartRateRow."""
 
-    timestamp: Timestamp
+    timestamp: DatedTimestamp
     timestamp_unix: Int | None = None
     bpm: Int
     source: Text
