@@ -259,6 +259,16 @@ def test_a_3_million_element_array_is_rejected_fast_with_bounded_memory(
     assert peak - before < 300
 
 
+def test_more_documents_than_a_batch_may_hold_is_413(
+    client: httpx.Client, db: psycopg.Connection
+) -> None:
+    """The collector meets a 413 by splitting the batch; nothing of this one is stored."""
+    response = client.post("/api/v1/ingest", content=_body("tag", ["{}"] * 20_001))
+    assert response.status_code == 413
+    assert "20000 documents" in response.json()["detail"]
+    assert db.execute("SELECT count(*) FROM quarantined_documents").fetchone() == (0,)
+
+
 def test_nesting_5000_deep_in_every_document_of_a_batch(client: httpx.Client) -> None:
     """No RecursionError however many deep documents: each is measured, never recursed."""
     deep = '{"id":"d","x":' + "[" * DEEP + "]" * DEEP + "}"
