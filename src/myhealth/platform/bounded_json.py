@@ -188,9 +188,24 @@ def _parse_int(literal: str) -> int:
     return int(literal)
 
 
+# Checks every number, in Python: used only where a number might not fit (below).
 _DECODER = json.JSONDecoder(
     parse_float=_parse_float, parse_int=_parse_int, parse_constant=_parse_constant
 )
+# Numbers in C: only NaN/Infinity literals call back. Used when no number can overflow.
+_FAST_DECODER = json.JSONDecoder(parse_constant=_parse_constant)
+# What a number beyond a double needs: an exponent of 100 or more, or 309 digits in a row.
+_LARGE_EXPONENT = re.compile(r"[eE]\+?0*[1-9]\d\d")
+_DIGITS_AS_ZERO = str.maketrans("123456789", "000000000")
+_LONG_DIGIT_RUN = "0" * (_MAX_INTEGER_DIGITS + 1)
+
+
+def _maybe_huge(raw: str) -> bool:
+    # Translating digits to one character makes "309 digits in a row" a substring search
+    # (C speed; a regular expression would retry at every digit of a long run).
+    if _LARGE_EXPONENT.search(raw):
+        return True
+    return len(raw) > _MAX_INTEGER_DIGITS and _LONG_DIGIT_RUN in raw.translate(_DIGITS_AS_ZERO)
 
 
 def printable(value: str) -> str:
@@ -232,19 +247,62 @@ def _strings_problem(value: Any) -> Problem | None:
 
 def _decode(text: str, start: int) -> tuple[ReceivedDocument, int]:
     """The value at `start` (after whitespace) as a ReceivedDocument, and where it ends."""
+    if len(text) <= MAX_DOCUMENT_CHARACTERS:
+        return _decode_small(text, start)
     shape = _measure(text, start)
     raw = text[start : shape.end]
     if shape.problem is not None:
         return ReceivedDocument(raw, None, shape.problem), shape.end
     try:
-        value = _DECODER.decode(raw)
+        value = (_DECODER if _maybe_huge(raw) else _FAST_DECODER).decode(raw)
     except _ContentError as exc:
         return ReceivedDocument(raw, None, exc.problem), shape.end
     except ValueError as exc:  # JSONDecodeError: bad syntax inside the value
         raise MalformedJson(f"invalid JSON at character {start}: {exc}") from None
-    if _SUSPECT.search(raw) and (problem := _strings_problem(value)):
-        return ReceivedDocument(raw, value, problem), shape.end
-    return ReceivedDocument(raw, value), shape.end
+    return _checked(raw, value), shape.end
+
+
+def _decode_small(text: str, start: int) -> tuple[ReceivedDocument, int]:
+    """The fast path, for a text no document of which can exceed the size limit: decode
+    first (in C), measure only when the decoder objects or the value may nest too deep. The
+    decoder's own recursion limit stops it on very deep nesting; memory is bounded by the
+    text's size."""
+    try:
+        try:
+            value, end = _FAST_DECODER.raw_decode(text, start)
+        except ValueError:  # perhaps an integer over Python's 4,300-digit limit: look closer
+            value, end = _DECODER.raw_decode(text, start)
+        if _maybe_huge(text[start:end]):
+            value, end = _DECODER.raw_decode(text, start)
+    except (_ContentError, RecursionError) as exc:
+        shape = _measure(text, start)
+        raw = text[start : shape.end]
+        if shape.problem is None and isinstance(exc, _ContentError):
+            return ReceivedDocument(raw, None, exc.problem), shape.end
+        if shape.problem is None:  # the interpreter's limit is below MAX_DEPTH: say so
+            raise
+        return ReceivedDocument(raw, None, shape.problem), shape.end
+    except ValueError as exc:  # JSONDecodeError: bad syntax
+        raise MalformedJson(f"invalid JSON at character {start}: {exc}") from None
+    raw = text[start:end]
+    if raw.count("[") + raw.count("{") > MAX_DEPTH:  # deep nesting possible: measure
+        shape = _measure(text, start)
+        if shape.problem is not None:
+            return ReceivedDocument(raw, None, shape.problem), end
+    return _checked(raw, value), end
+
+
+def _may_hold_nul_or_surrogate(raw: str) -> bool:
+    # C-speed tests first: from UTF-8 bytes, a NUL or surrogate can only arrive as an escape.
+    if "\\u" not in raw and "\x00" not in raw and raw.isascii():
+        return False
+    return _SUSPECT.search(raw) is not None
+
+
+def _checked(raw: str, value: Any) -> ReceivedDocument:
+    if _may_hold_nul_or_surrogate(raw) and (problem := _strings_problem(value)):
+        return ReceivedDocument(raw, value, problem)
+    return ReceivedDocument(raw, value)
 
 
 def _skip_whitespace(text: str, position: int) -> int:
