@@ -6,9 +6,12 @@ single document carries must affect that document alone, so this reader:
 
 - keeps each document's exact JSON text (`ReceivedDocument.text`), so the collector can
   forward it byte for byte and the quarantine can keep it verbatim;
-- measures each document before decoding it (nesting depth, length) with a linear scan
-  that keeps no per-value state, so a 5,000-deep or 3-million-element document costs a scan
-  and a few bytes of memory, never a RecursionError or gigabytes of Python objects;
+- in a body over MAX_DOCUMENT_CHARACTERS, measures each document before decoding it
+  (nesting depth, length) with a linear scan that keeps no per-value state, so a 5,000-deep
+  or 3-million-element document costs a scan and a few bytes of memory, never a
+  RecursionError or gigabytes of Python objects; a smaller body (the common case) is decoded
+  first, at C speed, its memory bounded by its size, and measured where the decoder objects
+  or the nesting may be too deep;
 - decodes each document on its own, and turns what JSON or PostgreSQL cannot hold (a lone
   UTF-16 surrogate, a NUL, a NaN/Infinity literal, a number beyond a double such as `1e309`
   or a 5,000-digit integer) into a `Problem` with an explicit code on that document.
