@@ -43,6 +43,11 @@ typecheck: sync ## mypy, strict
 test: sync tools lint typecheck ## everything CI runs: lint, types, tests (incl. chart, Terraform, dashboards)
 	$(RUN) pytest
 
+.PHONY: fuzz
+fuzz: sync ## the ingest property tests with many more examples (HYPOTHESIS_PROFILE=fuzz; about an hour)
+	HYPOTHESIS_PROFILE=fuzz $(RUN) pytest -o timeout=7200 -p no:randomly \
+		tests/processor/test_ingest_properties.py tests/collector/test_collect_properties.py
+
 .PHONY: demo
 demo: sync ## the local demo: PostgreSQL, sandbox, processor, API and a 12-month backfill
 	$(RUN) python -m myhealth.demo $(DEMO_ARGS)

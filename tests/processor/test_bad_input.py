@@ -51,11 +51,7 @@ CASES = [
     pytest.param(AUTH, b'{"data_type": "sleep", "documents": [', 422, id="malformed-json"),
     pytest.param(AUTH, b"\xff\xfe{}", 422, id="not-utf8"),
     pytest.param(
-        AUTH,
-        b'{"data_type": "daily_sleep", "documents": [{"id": "a", "day": "2024-01-01",'
-        b' "score": NaN}]}',
-        422,
-        id="nan-is-not-json",
+        AUTH, b'{"data_type": "daily_sleep", "documents": [{"id": "a",}]}', 422, id="bad-syntax"
     ),
     pytest.param(AUTH, b"[]", 422, id="body-not-an-object"),
     pytest.param(AUTH, b'{"data_type": "daily_sleep", "documents": {}}', 422, id="docs-not-list"),

@@ -501,3 +501,32 @@ def test_scope_enforcement_and_lapsed_membership(
     assert client.get(f"{BASE}/workout", params=window).status_code == 200  # not ours: allowed
     faults(client, forbidden=True)
     assert status("daily_sleep") == 403
+
+
+@pytest.mark.parametrize("data_type", ["daily_sleep", "daily_cardiovascular_age", "heartrate"])
+def test_hostile_documents_switch(client: httpx.Client, data_type: str) -> None:
+    """The page is the exact page without the switch, plus hostile raw texts at its end."""
+    from myhealth.platform.bounded_json import read_envelope
+    from myhealth.sandbox import hostile
+
+    params = (
+        {"start_datetime": "2025-03-01T00:00Z", "end_datetime": "2025-03-01T01:00Z"}
+        if data_type == "heartrate"
+        else {"start_date": "2025-03-01", "end_date": "2025-03-05"}
+    )
+    plain = client.get(f"{BASE}/{data_type}", params=params).json()
+    faults(client, hostile_documents=True)
+    response = client.get(f"{BASE}/{data_type}", params=params)
+
+    envelope = read_envelope(response.content, "data", max_documents=10_000)
+    assert envelope.documents is not None
+    count = len(plain["data"])
+    assert [doc.value for doc in envelope.documents[:count]] == plain["data"]
+    assert envelope.members == {"next_token": plain["next_token"]}
+    extra = envelope.documents[count:]
+    kind = hostile.kind_for(DATA_TYPES[data_type])
+    assert f'"{hostile.MARKER}":"{kind}"' in extra[0].text
+    assert len(extra) == (2 if data_type == "heartrate" else 1)
+    if data_type == "heartrate":  # the naive sample decodes cleanly; the product reads it as UTC
+        assert extra[1].problem is None
+        assert "+" not in extra[1].value["timestamp"]

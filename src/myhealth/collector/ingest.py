@@ -1,36 +1,71 @@
 """The processor's ingest API as the collector uses it (docs/development.md, "Processor").
 
 `POST {PROCESSOR_URL}/api/v1/ingest` with `{"data_type", "documents"}`; the answer's counts
-are the acknowledgement a checkpoint waits for. Connection failures, timeouts and 5xx are
-retried a few times with backoff (a processor rollout is short), then the batch fails with
-`ProcessorUnavailable`; after that, requests of the same run get a single attempt until one
-succeeds again, so the remaining types fail in moments instead of each waiting out retries.
-A 413 splits the batch in halves. Other 4xx, and 500 (the database refused a value), are
-`ProcessorRefused`: retrying the same bytes would not help.
+are the acknowledgement a checkpoint waits for. The body is built from each document's JSON
+text exactly as Oura sent it (`bounded_json.document_text`): nothing is decoded and encoded
+again, so a value Python or httpx could not encode (a lone surrogate, `1e309`) still reaches
+the processor, which quarantines that one document and stores the rest.
+
+Answers are told apart by what a retry could change:
+- 503, 502, 504, timeouts, connection failures: the processor or its database is away for a
+  moment. Retried a few times with backoff (a rollout is short), then `ProcessorUnavailable`;
+  after that, requests of the same run get a single attempt until one succeeds again, so the
+  remaining types fail in moments instead of each waiting out retries.
+- 413: the batch is split in halves and each half sent.
+- any other 4xx (401 wrong INGEST_TOKEN, 422 a body the processor cannot read) and 500 (a
+  processor bug): `ProcessorRefused`, never retried, since the same bytes get the same answer.
+  The type fails and its checkpoint stays where it was, so the next run sends the same window
+  again once the cause is fixed. Documents the processor rejects one by one are not refusals:
+  they come back in `rejected`, quarantined, and the batch counts as acknowledged.
 """
 
 from __future__ import annotations
 
 import asyncio
+import json
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from types import TracebackType
 from typing import Any
 
 import httpx
 
+from myhealth.platform.bounded_json import document_text
+from myhealth.platform.logging import get_logger
+
 INGEST_PATH = "/api/v1/ingest"
+# Answers that mean "away for a moment" (the database, a rollout, a proxy): worth a retry.
+RETRIED_STATUSES = frozenset({502, 503, 504})
+
+log = get_logger("myhealth.collector")
 
 
 class ProcessorError(Exception):
     """The processor did not acknowledge a batch."""
 
+    code = "processor_error"
+
 
 class ProcessorUnavailable(ProcessorError):
-    """Unreachable, timing out or answering 5xx, even after retries."""
+    """Unreachable, timing out or answering 502/503/504, even after retries."""
+
+    code = "processor_unavailable"
 
 
 class ProcessorRefused(ProcessorError):
-    """A 4xx answer: wrong INGEST_TOKEN (401), unknown type or malformed body (422)..."""
+    """The processor refused the batch as a whole (401, 422, 500...): not retried."""
+
+    code = "processor_refused"
+
+    def __init__(self, message: str, *, status: int | None = None) -> None:
+        super().__init__(message)
+        self.status = status
+
+
+def ingest_body(data_type: str, documents: Sequence[Any]) -> bytes:
+    """The request body, each document as the JSON text it arrived as."""
+    parts = ",".join(document_text(document) for document in documents)
+    return f'{{"data_type":{json.dumps(data_type)},"documents":[{parts}]}}'.encode()
 
 
 @dataclass
@@ -47,6 +82,9 @@ class IngestResult:
         self.updated += other.updated
         self.unchanged += other.unchanged
         self.rejected.extend(other.rejected)
+
+
+_JSON = {"Content-Type": "application/json"}
 
 
 def _detail(response: httpx.Response) -> str:
@@ -97,18 +135,27 @@ class ProcessorClient:
         """Fail fast, before spending Oura requests, when the processor is not there at all."""
         await self._send("GET", "/health", None)
 
-    async def ingest(self, data_type: str, documents: list[dict[str, Any]]) -> IngestResult:
-        response = await self._send(
-            "POST", INGEST_PATH, {"data_type": data_type, "documents": documents}
-        )
+    async def ingest(self, data_type: str, documents: Sequence[Any]) -> IngestResult:
+        response = await self._send("POST", INGEST_PATH, ingest_body(data_type, documents))
         if response.status_code == 413 and len(documents) > 1:
             half = len(documents) // 2
             result = await self.ingest(data_type, documents[:half])
             result.add(await self.ingest(data_type, documents[half:]))
             return result
-        if response.status_code >= 400:  # 4xx, or 500: this batch cannot be stored as it is
+        if response.status_code >= 400:  # the same bytes would get the same answer
+            detail = _detail(response)
+            log.error(
+                "collect_batch_refused",
+                data_type=data_type,
+                status=response.status_code,
+                documents=len(documents),
+                detail=detail,
+            )
             raise ProcessorRefused(
-                f"processor refused the batch: HTTP {response.status_code}: {_detail(response)}"
+                f"processor refused a {data_type} batch of {len(documents)} documents: "
+                f"HTTP {response.status_code}: {detail}; the checkpoint stays, the next run "
+                "sends the same window again",
+                status=response.status_code,
             )
         try:
             body = response.json()
@@ -123,21 +170,23 @@ class ProcessorClient:
         except (ValueError, KeyError, TypeError, AttributeError):
             raise ProcessorRefused("processor answered with an unexpected body") from None
 
-    async def _send(self, method: str, path: str, body: dict[str, Any] | None) -> httpx.Response:
+    async def _send(self, method: str, path: str, body: bytes | None) -> httpx.Response:
         failure = ""
         attempts = 1 if self._unavailable else self._attempts
         for attempt in range(attempts):
             if attempt:
                 await asyncio.sleep(self._backoff * 2 ** (attempt - 1))
             try:
-                response = await self._client.request(method, path, json=body)
+                response = await self._client.request(
+                    method, path, content=body, headers=_JSON if body is not None else None
+                )
             except httpx.TimeoutException:
                 failure = "timed out"
                 continue
             except httpx.TransportError as exc:
                 failure = str(exc) or type(exc).__name__
                 continue
-            if response.status_code <= 500:
+            if response.status_code not in RETRIED_STATUSES:
                 self._unavailable = False
                 return response
             failure = f"HTTP {response.status_code}: {_detail(response)}"

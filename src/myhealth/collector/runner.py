@@ -25,6 +25,7 @@ from myhealth.collector.ingest import IngestResult
 from myhealth.collector.planning import Window, checkpoint_after
 from myhealth.collector.progress import Progress
 from myhealth.oura.catalog import DataType
+from myhealth.oura.days import document_day
 from myhealth.platform.logging import get_logger
 
 log = get_logger("myhealth.collector")
@@ -109,17 +110,6 @@ def describe_failure(exc: BaseException) -> str:
     hint = next((HINTS[cls.__name__] for cls in type(exc).__mro__ if cls.__name__ in HINTS), None)
     line = f"{error_code(exc)}: {message}"
     return f"{line} ({hint})" if hint else line
-
-
-def _document_day(data_type: DataType, document: dict[str, Any], tz: dt.tzinfo) -> dt.date | None:
-    try:
-        if data_type.day_field is not None:
-            return dt.date.fromisoformat(str(document[data_type.day_field]))
-        if data_type.window == "datetime":
-            return dt.datetime.fromisoformat(str(document["timestamp"])).astimezone(tz).date()
-    except (KeyError, ValueError, TypeError):
-        return None
-    return None
 
 
 class Runner:
@@ -242,7 +232,7 @@ class Runner:
                             for item in result.rejected[:3]
                         ],
                     )
-                days = [day for doc in batch if (day := _document_day(data_type, doc, self._tz))]
+                days = [day for doc in batch if (day := document_day(data_type, doc))]
                 if days:
                     through = max([*days, through] if through else days)
                 self._progress.update(data_type.name, outcome.documents, through)

@@ -23,10 +23,10 @@ import datetime as dt
 import email.utils
 import random
 from collections import Counter
-from collections.abc import AsyncIterator, Mapping, Sequence
+from collections.abc import AsyncIterator, Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from types import TracebackType
-from typing import Any, Self
+from typing import Any, Self, TypeVar
 from urllib.parse import quote
 
 import httpx
@@ -35,6 +35,7 @@ from prometheus_client import Counter as PromCounter
 
 from myhealth.oura.auth import TokenProvider, token_provider
 from myhealth.oura.catalog import DataType
+from myhealth.oura.days import as_utc, document_day
 from myhealth.oura.errors import (
     AccessForbidden,
     AppUpdateRequired,
@@ -44,6 +45,12 @@ from myhealth.oura.errors import (
     PaginationError,
     RateLimitExhausted,
     ReauthenticationRequired,
+)
+from myhealth.platform.bounded_json import (
+    Envelope,
+    RawJsonObject,
+    read_document,
+    read_envelope,
 )
 from myhealth.platform.config import OuraSettings
 from myhealth.platform.logging import get_logger
@@ -72,6 +79,19 @@ HEARTRATE_CHUNK = dt.timedelta(days=30)
 # Heart-rate requests reach a little past the chunk; the client filters to the exact interval.
 HEARTRATE_PADDING = dt.timedelta(minutes=1)
 BACKOFF_CAP_SECONDS = 30.0
+# Documents one page may hold before it is treated as a broken answer (Oura's are <= 1,000s).
+MAX_PAGE_DOCUMENTS = 1_000_000
+
+_Body = TypeVar("_Body")
+
+
+def _read_page(content: bytes) -> Envelope:
+    # Each document keeps its exact text; one document's content never fails the page.
+    return read_envelope(content, "data", max_documents=MAX_PAGE_DOCUMENTS)
+
+
+def _read_object(content: bytes) -> RawJsonObject:
+    return RawJsonObject.from_received(read_document(content))
 
 
 @dataclass
@@ -183,9 +203,9 @@ class OuraClient:
             raise ValueError(f"{data_type.name} has no single-document route")
         route = f"{COLLECTION_PATH}/{data_type.route}/{{document_id}}"
         path = f"{COLLECTION_PATH}/{data_type.route}/{quote(document_id, safe='')}"
-        body = await self._request(route, path, {})
-        if not isinstance(body, dict):
-            raise OuraRequestError(f"{route}: expected a JSON object, got {type(body).__name__}")
+        body = await self._request(route, path, {}, _read_object)
+        if not body and body.problem is None and not body.json_text.lstrip().startswith("{"):
+            raise OuraRequestError(f"{route}: expected a JSON object")
         return body
 
     # -- windows -----------------------------------------------------------------------------
@@ -198,12 +218,11 @@ class OuraClient:
             params["start_date"] = (start - DATE_PADDING).isoformat()
         if end is not None:
             params["end_date"] = (end + DATE_PADDING).isoformat()
-        day_field = data_type.day_field or "day"
         seen: set[tuple[Any, ...]] = set()
         async for page in self._paginate(data_type, params):
             kept = []
             for document in page:
-                day = _day_of(document, day_field)
+                day = document_day(data_type, document)
                 if day is not None and (
                     (start is not None and day < start) or (end is not None and day > end)
                 ):
@@ -254,9 +273,9 @@ class OuraClient:
         self, data_type: DataType
     ) -> AsyncIterator[list[dict[str, Any]]]:
         route = f"{COLLECTION_PATH}/{data_type.route}"
-        body = await self._request(route, route, {})
-        if not isinstance(body, dict):
-            raise OuraRequestError(f"{route}: expected a JSON object, got {type(body).__name__}")
+        body = await self._request(route, route, {}, _read_object)
+        if not body and body.problem is None and not body.json_text.lstrip().startswith("{"):
+            raise OuraRequestError(f"{route}: expected a JSON object")
         yield [body]
 
     async def _paginate(
@@ -270,19 +289,13 @@ class OuraClient:
             query = dict(params)
             if next_token is not None:
                 query["next_token"] = next_token
-            body = await self._request(route, route, query)
+            body = await self._request(route, route, query, _read_page)
             pages += 1
-            if not isinstance(body, dict) or not isinstance(body.get("data"), list):
+            if body.documents is None or body.count > MAX_PAGE_DOCUMENTS:
                 raise OuraRequestError(f"{route}: expected {{data, next_token}}, got another shape")
-            documents = [item for item in body["data"] if isinstance(item, dict)]
-            if len(documents) != len(body["data"]):
-                log.warning(
-                    "oura_non_object_documents",
-                    route=route,
-                    dropped=len(body["data"]) - len(documents),
-                )
-            yield documents
-            token = body.get("next_token")
+            # Every element goes on, objects or not: the processor judges and quarantines.
+            yield [RawJsonObject.from_received(item) for item in body.documents]
+            token = body.members.get("next_token")
             if token is None or token == "":
                 return
             if not isinstance(token, str):
@@ -301,8 +314,15 @@ class OuraClient:
 
     # -- requests ----------------------------------------------------------------------------
 
-    async def _request(self, route: str, path: str, params: Mapping[str, str]) -> Any:
-        """GET `path`, retrying what is worth retrying; returns the decoded JSON body."""
+    async def _request(
+        self,
+        route: str,
+        path: str,
+        params: Mapping[str, str],
+        read: Callable[[bytes], _Body],
+    ) -> _Body:
+        """GET `path`, retrying what is worth retrying; returns the body as `read` decodes it
+        (a body `read` refuses as not JSON counts as a server error)."""
         refreshed = False
         retries = 0
         token = await self._tokens.access_token()
@@ -322,7 +342,7 @@ class OuraClient:
                 self._count(route, str(status))
                 if status == 200:
                     try:
-                        return response.json()
+                        return read(response.content)
                     except ValueError:
                         failure = _Retry("server_error", None, f"{route}: 200 with invalid JSON")
                 elif status == 401:
@@ -443,25 +463,14 @@ def _client_error(route: str, response: httpx.Response) -> OuraError:
     return OuraRequestError(f"{route}: Oura answered {status}{suffix}", status=status)
 
 
-def _day_of(document: Mapping[str, Any], day_field: str) -> dt.date | None:
-    value = document.get(day_field)
-    if not isinstance(value, str):
-        return None
-    try:
-        return dt.date.fromisoformat(value[:10])
-    except ValueError:
-        return None
-
-
 def _instant_of(sample: Mapping[str, Any]) -> dt.datetime | None:
     value = sample.get("timestamp")
     if not isinstance(value, str):
         return None
     try:
-        instant = dt.datetime.fromisoformat(value)
+        return as_utc(dt.datetime.fromisoformat(value))
     except ValueError:
         return None
-    return instant if instant.tzinfo is not None else instant.replace(tzinfo=dt.UTC)
 
 
 def _key_of(document: Mapping[str, Any], key_fields: Sequence[str]) -> tuple[Any, ...] | None:

@@ -11,10 +11,21 @@ because Oura adds values over time.
 from __future__ import annotations
 
 import datetime as dt
+import re
 from typing import Annotated, Any
 
-from pydantic import BaseModel, BeforeValidator, ConfigDict, StrictBool, StrictStr, ValidationError
+from pydantic import (
+    AfterValidator,
+    BaseModel,
+    BeforeValidator,
+    ConfigDict,
+    StrictBool,
+    StrictStr,
+    ValidationError,
+)
+from pydantic_core import PydanticCustomError
 
+from myhealth.oura import days
 from myhealth.oura.catalog import DATA_TYPES
 
 
@@ -35,9 +46,67 @@ def _number(value: Any) -> Any:
     return value
 
 
+# Dates that place a document in time (its day fields; a heart-rate sample's timestamp) must
+# lie in these years (docs/troubleshooting.md#quarantined-documents): a wearable's data lies
+# in this century, and a document dated
+# 9999-12-31 would otherwise become every dashboard's "latest date". Other timestamps are
+# stored as Oura sends them: old rings report `set_up_at` as the 1970 epoch placeholder.
+FIRST_YEAR = 2000
+LAST_YEAR = 2100
+DATE_OUT_OF_RANGE = "date_out_of_range"
+_LEADING_YEAR = re.compile(r"\s*([+-]?\d+)-")
+
+
+def _out_of_range(year: int) -> PydanticCustomError:
+    return PydanticCustomError(
+        DATE_OUT_OF_RANGE,
+        "year {year} is outside {first}-{last}",
+        {"year": year, "first": FIRST_YEAR, "last": LAST_YEAR},
+    )
+
+
+def _leading_year(value: str) -> int | None:
+    match = _LEADING_YEAR.match(value)
+    if match is None or len(match.group(1).lstrip("+-")) < 4:
+        return None
+    return int(match.group(1))
+
+
 def _iso_string(value: Any) -> Any:
     if not isinstance(value, str):
         raise ValueError("must be an ISO 8601 string")
+    # A year Python cannot represent (10000) fails parsing with a vaguer message: say why.
+    year = _leading_year(value)
+    if year is not None and not 1 <= year <= 9999:
+        raise _out_of_range(year)
+    return value
+
+
+def _dated_iso_string(value: Any) -> Any:
+    value = _iso_string(value)
+    year = _leading_year(value)
+    if year is not None and not FIRST_YEAR <= year <= LAST_YEAR:
+        raise _out_of_range(year)
+    return value
+
+
+def _in_range(value: dt.date) -> dt.date:
+    if not FIRST_YEAR <= value.year <= LAST_YEAR:
+        raise _out_of_range(value.year)
+    return value
+
+
+def _aware(value: dt.datetime) -> dt.datetime:
+    # A timestamp without an offset is read as UTC (docs/troubleshooting.md#quarantined-documents),
+    # so every timestamp compares.
+    if value.tzinfo is None:
+        value = value.replace(tzinfo=dt.UTC)
+    return value
+
+
+def _aware_in_range(value: dt.datetime) -> dt.datetime:
+    value = _aware(value)
+    _in_range(value.astimezone(dt.UTC).date())
     return value
 
 
@@ -51,8 +120,12 @@ Int = Annotated[int, BeforeValidator(_integral)]
 Number = Annotated[float, BeforeValidator(_number)]
 Text = StrictStr
 Bool = StrictBool
-Day = Annotated[dt.date, BeforeValidator(_iso_string)]
-Timestamp = Annotated[dt.datetime, BeforeValidator(_iso_string)]
+Day = Annotated[dt.date, BeforeValidator(_dated_iso_string), AfterValidator(_in_range)]
+Timestamp = Annotated[dt.datetime, BeforeValidator(_iso_string), AfterValidator(_aware)]
+# A timestamp that is the document's place in time (heart rate: its key and its day).
+DatedTimestamp = Annotated[
+    dt.datetime, BeforeValidator(_dated_iso_string), AfterValidator(_aware_in_range)
+]
 JsonObject = Annotated[dict[str, Any], BeforeValidator(_object)]
 
 
@@ -166,7 +239,7 @@ class EnhancedTag(OuraDocument):
 class Heartrate(OuraDocument):
     """PublicHeartRateRow."""
 
-    timestamp: Timestamp
+    timestamp: DatedTimestamp
     timestamp_unix: Int | None = None
     bpm: Int
     source: Text
@@ -325,18 +398,29 @@ assert set(MODELS) == set(DATA_TYPES), "every data type needs a model"
 
 
 class InvalidDocument(ValueError):
-    """A document failed validation; the message is one readable line."""
+    """A document failed validation; the message is one readable line, `code` says which rule
+    (`not_an_object`, `date_out_of_range`, `invalid_document` for a missing key or a value of
+    the wrong type, or a code the caller passes)."""
+
+    def __init__(self, message: str, code: str = "invalid_document") -> None:
+        super().__init__(message)
+        self.code = code
 
 
 def parse(data_type: str, document: Any) -> OuraDocument:
     """Validate one raw document of `data_type`; raise InvalidDocument with a clear reason."""
     if not isinstance(document, dict):
-        raise InvalidDocument(f"document must be a JSON object, not {type(document).__name__}")
+        raise InvalidDocument(
+            f"document must be a JSON object, not {type(document).__name__}", "not_an_object"
+        )
     try:
         return MODELS[data_type].model_validate(document)
     except ValidationError as exc:
         problems = []
+        code = "invalid_document"
         for error in exc.errors():
+            if error["type"] == DATE_OUT_OF_RANGE:
+                code = DATE_OUT_OF_RANGE
             field = ".".join(str(part) for part in error["loc"]) or "document"
             message = (
                 "is required"
@@ -344,19 +428,12 @@ def parse(data_type: str, document: Any) -> OuraDocument:
                 else error["msg"].removeprefix("Value error, ")
             )
             problems.append(f"{field} {message}")
-        raise InvalidDocument("; ".join(problems)) from None
+        raise InvalidDocument("; ".join(problems), code) from None
 
 
 def document_day(data_type: str, document: OuraDocument) -> dt.date | None:
-    """The day a document belongs to: its `day`, else `start_day`, else (heart rate) the UTC
-    date of `timestamp`; None for undated types."""
-    field = DATA_TYPES[data_type].day_field
-    if field is not None:
-        value = getattr(document, field)
-        return value if isinstance(value, dt.date) else None
-    if isinstance(document, Heartrate):
-        return document.timestamp.astimezone(dt.UTC).date()
-    return None
+    """The day a document belongs to (the product's one rule: `myhealth.oura.days`)."""
+    return days.document_day(DATA_TYPES[data_type], document)
 
 
 def document_key(data_type: str, document: OuraDocument) -> str:

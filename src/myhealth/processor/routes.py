@@ -12,7 +12,6 @@ from __future__ import annotations
 import asyncio
 import datetime as dt
 import hmac
-import json
 import time
 from dataclasses import dataclass
 from typing import Annotated, Any, NoReturn
@@ -24,6 +23,7 @@ from prometheus_client import CollectorRegistry
 from psycopg_pool import AsyncConnectionPool, PoolTimeout
 
 from myhealth.oura.catalog import DATA_TYPES, DataType
+from myhealth.platform.bounded_json import MalformedJson, ReceivedDocument, read_envelope
 from myhealth.platform.config import ProcessorSettings
 from myhealth.platform.logging import get_logger
 from myhealth.platform.metrics import metrics_response
@@ -32,6 +32,9 @@ from myhealth.processor.db_metrics import DatabaseMetrics
 from myhealth.processor.observability import IngestMetrics
 from myhealth.storage.db import ping
 
+# Documents in one ingest batch (the collector sends at most 5,000); more is answered 413,
+# which the collector meets by splitting the batch.
+MAX_BATCH_DOCUMENTS = 20_000
 # Waiting longer than this for a pooled connection means the database is away: answer 503.
 POOL_WAIT_SECONDS = 3.0
 DATABASE_ERRORS = (psycopg.OperationalError, psycopg.InterfaceError, PoolTimeout)
@@ -105,26 +108,28 @@ async def _read_body(request: Request, state: ProcessorState) -> bytes:
     return b"".join(chunks)
 
 
-def _reject_constant(name: str) -> NoReturn:
-    raise ValueError(f"{name} is not valid JSON")
-
-
-def _parse_batch(body: bytes, state: ProcessorState) -> tuple[DataType, list[Any]]:
+def _parse_batch(body: bytes, state: ProcessorState) -> tuple[DataType, list[ReceivedDocument]]:
+    """The batch's type and documents. Only a body that is not a readable envelope is refused
+    (422); what a single document carries is that document's problem (`bounded_json`)."""
     try:
-        payload = json.loads(body, parse_constant=_reject_constant)
-    except (ValueError, UnicodeDecodeError) as exc:
+        envelope = read_envelope(body, "documents", max_documents=MAX_BATCH_DOCUMENTS)
+    except MalformedJson as exc:
         _refuse(state, 422, "malformed", f"malformed JSON: {exc}")
-    if not isinstance(payload, dict):
-        _refuse(state, 422, "malformed", "body must be a JSON object {data_type, documents}")
-    name = payload.get("data_type")
-    documents = payload.get("documents")
+    if envelope.count > MAX_BATCH_DOCUMENTS:
+        _refuse(
+            state,
+            413,
+            "too_large",
+            f"more than {MAX_BATCH_DOCUMENTS} documents in one batch; send smaller batches",
+        )
+    name = envelope.members.get("data_type")
     if not isinstance(name, str):
         _refuse(state, 422, "malformed", "data_type must be a string")
     if name not in DATA_TYPES:
         _refuse(state, 422, "unknown_type", f"unknown data_type {name!r}")
-    if not isinstance(documents, list):
+    if envelope.documents is None:
         _refuse(state, 422, "malformed", "documents must be a JSON array")
-    return DATA_TYPES[name], documents
+    return DATA_TYPES[name], envelope.documents
 
 
 async def _shapes(state: ProcessorState) -> dict[str, writer.TableShape]:
@@ -166,8 +171,8 @@ def add_routes(app: FastAPI) -> None:
             state.ingest_metrics.requests_rejected.labels("database").inc()
             raise
         except psycopg.Error as exc:
-            # The database refused the batch (a value it cannot take): the transaction was
-            # rolled back, so nothing of the batch is stored.
+            # Not a value of a document (the writer isolates those): a bug or a schema
+            # problem. The transaction was rolled back, so nothing of the batch is stored.
             state.ingest_metrics.requests_rejected.labels("database").inc()
             log.error("batch refused by the database", data_type=data_type.name, error=str(exc))
             reason = exc.diag.message_primary or type(exc).__name__
@@ -237,6 +242,11 @@ def install_error_handlers(app: FastAPI) -> None:
     """Every error is JSON with a `detail`; an unreachable database is a 503."""
 
     async def database_unavailable(request: Request, exc: Exception) -> JSONResponse:
+        if isinstance(exc, psycopg.Error) and writer.refused_for_content(exc):
+            # psycopg files "program limit exceeded" (e.g. a jsonb too large) under
+            # OperationalError: the database is there, it refused what it was given.
+            log.error("database refused a value", route=request.url.path, sqlstate=exc.sqlstate)
+            return JSONResponse({"detail": "the database refused a value"}, status_code=500)
         log.warning("database unavailable", error=type(exc).__name__, route=request.url.path)
         return JSONResponse({"detail": "database unavailable"}, status_code=503)
 

@@ -2,9 +2,18 @@
 
 One batch is one transaction with at most three statements, whatever its size:
 
-1. invalid documents go verbatim into `quarantined_documents`, with the reason;
-2. valid documents (not heart rate) are upserted verbatim into the `oura_documents` archive;
+1. rejected documents go into `quarantined_documents` with their reason code and message and
+   their exact JSON text (`raw_document`; `document` too when PostgreSQL's jsonb can hold it),
+   once: the same text of the same type quarantined again adds no row;
+2. valid documents (not heart rate) are upserted verbatim (their received JSON text) into the
+   `oura_documents` archive;
 3. the validated values are upserted into the type's typed table.
+
+What a document carries can only reject that document: the body reader
+(`platform.bounded_json`) and the models turn every value PostgreSQL would refuse into a
+per-document rejection first; should PostgreSQL still refuse a value of a batch (a data
+exception or a program limit), `write` stores the batch again one document per transaction and
+quarantines the ones refused, with the code `database_refused`.
 
 Each statement sends the whole batch as one JSON array, unpacked server-side with
 `jsonb_to_recordset`, and upserts with `ON CONFLICT ... DO UPDATE ... WHERE (cols) IS DISTINCT
@@ -22,15 +31,25 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
+import psycopg
 from psycopg import AsyncConnection, sql
 
 from myhealth.oura import models
 from myhealth.oura.catalog import DATA_TYPES, DataType
+from myhealth.platform.bounded_json import ReceivedDocument, printable, read_document
+from myhealth.platform.logging import get_logger
+
+log = get_logger(__name__)
 
 # Columns every typed table has that the writer maintains itself.
 _BOOKKEEPING_COLUMNS = frozenset({"created_at", "updated_at"})
 _INT32 = (-(2**31), 2**31 - 1)
+_INT64 = (-(2**63), 2**63 - 1)
 _INT_TYPES = frozenset({"integer", "smallint"})
+_BIGINT_TYPES = frozenset({"bigint"})
+# Reason codes of rejections decided here (the others come from the reader and the models).
+NUMBER_OUT_OF_RANGE = "number_out_of_range"
+DATABASE_REFUSED = "database_refused"
 STATEMENT_TIMEOUT_SECONDS = 60
 
 
@@ -38,10 +57,17 @@ STATEMENT_TIMEOUT_SECONDS = 60
 class Rejection:
     index: int
     id: str | None
+    code: str  # stable: ProblemCode values, the models' codes, or the two above
     error: str
 
     def as_json(self) -> dict[str, Any]:
-        return {"index": self.index, "id": self.id, "error": self.error}
+        return {"index": self.index, "id": self.id, "code": self.code, "error": self.error}
+
+
+@dataclass(frozen=True)
+class _Rejected:
+    document: ReceivedDocument
+    rejection: Rejection
 
 
 @dataclass
@@ -81,7 +107,7 @@ class _Valid:
     index: int
     identity: tuple[Any, ...]  # the typed table's key values: what duplicates are judged by
     key: str  # the archive id ("" for heart rate, which is not archived)
-    raw: Any
+    raw: ReceivedDocument
     row: dict[str, Any]
     day: dt.date | None
 
@@ -117,42 +143,68 @@ async def load_shapes(conn: AsyncConnection[Any]) -> dict[str, TableShape]:
 
 
 def _best_effort_id(data_type: DataType, raw: Any) -> str | None:
-    """An id for the rejection report and the quarantine, when the document has one."""
+    """An id for the rejection report and the quarantine, when the document has one (a NUL or
+    a lone surrogate in it is written as its escape, which PostgreSQL text can hold)."""
     if not isinstance(raw, dict):
         return None
     parts = [raw.get(key) for key in data_type.key]
     if any(part is None for part in parts):
-        return raw.get("id") if isinstance(raw.get("id"), str) else None
-    return "|".join(str(part) for part in parts)
+        document_id = raw.get("id")
+        return printable(document_id) if isinstance(document_id, str) else None
+    return printable("|".join(str(part) for part in parts))
 
 
-def _out_of_range(int_columns: Sequence[str], row: dict[str, Any]) -> str | None:
-    low, high = _INT32
-    for column in int_columns:
+def _out_of_range(int_columns: Sequence[tuple[str, str]], row: dict[str, Any]) -> str | None:
+    for column, sql_type in int_columns:
+        low, high = _INT64 if sql_type in _BIGINT_TYPES else _INT32
         value = row.get(column)
         if isinstance(value, int) and not low <= value <= high:
-            return f"{column} is out of range for a 32-bit integer"
+            bits = 64 if sql_type in _BIGINT_TYPES else 32
+            return f"{column} is out of range for a {bits}-bit integer"
     return None
 
 
+def received(values: Sequence[Any]) -> list[ReceivedDocument]:
+    """Documents given as Python values (`myhealth import`, tests) as if they had arrived as
+    JSON: encoded the way the collector sends them, then read like an ingest body."""
+    documents = []
+    for value in values:
+        try:
+            text = json.dumps(value, ensure_ascii=True, allow_nan=True)
+        except ValueError as exc:  # an integer Python will not print (over 4,300 digits)
+            text = json.dumps(f"unprintable value: {exc}")
+        documents.append(read_document(text))
+    return documents
+
+
 def validate(
-    data_type: DataType, shape: TableShape, documents: Sequence[Any]
-) -> tuple[list[_Valid], list[tuple[int, Any, Rejection]]]:
+    data_type: DataType, shape: TableShape, documents: Sequence[ReceivedDocument]
+) -> tuple[list[_Valid], list[_Rejected]]:
     """Split a batch into valid documents (with their typed row) and rejections."""
     valid: list[_Valid] = []
-    rejected: list[tuple[int, Any, Rejection]] = []
+    rejected: list[_Rejected] = []
     include = set(shape.names)
-    int_columns = [name for name, sql_type in shape.columns if sql_type in _INT_TYPES]
+    int_columns = [
+        (name, sql_type)
+        for name, sql_type in shape.columns
+        if sql_type in _INT_TYPES | _BIGINT_TYPES
+    ]
     archived = data_type.name != "heartrate"
     for index, raw in enumerate(documents):
+        if raw.problem is not None:
+            document_id = _best_effort_id(data_type, raw.value)
+            rejection = Rejection(index, document_id, raw.problem.code.value, raw.problem.message)
+            rejected.append(_Rejected(raw, rejection))
+            continue
         try:
-            document = models.parse(data_type.name, raw)
+            document = models.parse(data_type.name, raw.value)
             row = document.model_dump(mode="json", include=include)
             if problem := _out_of_range(int_columns, row):
-                raise models.InvalidDocument(problem)
+                raise models.InvalidDocument(problem, NUMBER_OUT_OF_RANGE)
         except models.InvalidDocument as exc:
-            rejection = Rejection(index, _best_effort_id(data_type, raw), str(exc))
-            rejected.append((index, raw, rejection))
+            document_id = _best_effort_id(data_type, raw.value)
+            rejection = Rejection(index, document_id, exc.code, str(exc))
+            rejected.append(_Rejected(raw, rejection))
             continue
         identity = tuple(getattr(document, field) for field in data_type.key)
         key = models.document_key(data_type.name, document) if archived else ""
@@ -212,24 +264,15 @@ RETURNING id, (xmax = 0)
 """
 
 _QUARANTINE = """
-INSERT INTO quarantined_documents (data_type, document_id, document, reason)
-SELECT %s, incoming.document_id, coalesce(incoming.document, 'null'::jsonb), incoming.reason
-FROM jsonb_to_recordset(%s::jsonb) AS incoming(document_id text, document jsonb, reason text)
+INSERT INTO quarantined_documents
+       (data_type, document_id, document, raw_document, reason_code, reason)
+SELECT %s, incoming.document_id, incoming.document, incoming.raw_document,
+       incoming.reason_code, incoming.reason
+FROM jsonb_to_recordset(%s::jsonb)
+     AS incoming(document_id text, document jsonb, raw_document text, reason_code text,
+                 reason text)
+ON CONFLICT (data_type, md5(raw_document)) DO NOTHING
 """
-
-
-_NUL = "\\u0000"  # how json.dumps writes U+0000, which PostgreSQL text and jsonb refuse
-_NUL_REASON = "contains a NUL character (\\u0000), which PostgreSQL cannot store"
-
-
-def _has_nul(value: Any) -> bool:
-    if isinstance(value, str):
-        return "\x00" in value
-    if isinstance(value, dict):
-        return any(_has_nul(k) or _has_nul(v) for k, v in value.items())
-    if isinstance(value, list):
-        return any(_has_nul(item) for item in value)
-    return False
 
 
 def _latest(valid: list[_Valid]) -> list[_Valid]:
@@ -242,18 +285,17 @@ def _latest(valid: list[_Valid]) -> list[_Valid]:
 
 
 def _payloads(archived: bool, unique: list[_Valid]) -> tuple[str, str]:
+    # The archive gets each document's received JSON text spliced in as it is: verbatim, and
+    # free of what jsonb refuses (the reader rejected those documents).
     archive = (
-        json.dumps(
-            [
-                {
-                    "id": doc.key,
-                    "day": doc.day.isoformat() if doc.day else None,
-                    "document": doc.raw,
-                }
-                for doc in unique
-            ],
-            separators=(",", ":"),
+        "["
+        + ",".join(
+            f'{{"id":{json.dumps(doc.key)},'
+            f'"day":{json.dumps(doc.day.isoformat()) if doc.day else "null"},'
+            f'"document":{doc.raw.text}}}'
+            for doc in unique
         )
+        + "]"
         if archived
         else "[]"
     )
@@ -261,13 +303,22 @@ def _payloads(archived: bool, unique: list[_Valid]) -> tuple[str, str]:
     return archive, typed
 
 
-def _quarantine_payload(rejected: list[tuple[int, Any, Rejection]]) -> str:
-    rows = [
-        {"document_id": rejection.id, "reason": rejection.error, "document": raw}
-        for _, raw, rejection in rejected
-    ]
-    # The quarantine keeps what it can: a NUL becomes U+FFFD there, nowhere else.
-    return json.dumps(rows, separators=(",", ":")).replace(_NUL, "\\ufffd")
+def _quarantine_payload(rejected: Sequence[_Rejected]) -> str:
+    rows = []
+    for item in rejected:
+        document, rejection = item.document, item.rejection
+        # jsonb holds the document when it was read without a content problem; the exact
+        # text is kept in every case (escaped as a JSON string, so a `\u0000` or lone
+        # surrogate escape is stored as those six characters, never decoded).
+        holdable = document.problem is None and rejection.code != DATABASE_REFUSED
+        rows.append(
+            f'{{"document_id":{json.dumps(rejection.id)},'
+            f'"reason_code":{json.dumps(rejection.code)},'
+            f'"reason":{json.dumps(rejection.error)},'
+            f'"raw_document":{json.dumps(document.text)},'
+            f'"document":{document.text if holdable else "null"}}}'
+        )
+    return "[" + ",".join(rows) + "]"
 
 
 @dataclass
@@ -279,31 +330,30 @@ class PreparedBatch:
     result: BatchResult
     valid: list[_Valid]
     unique: list[_Valid]
-    rejected: list[tuple[int, Any, Rejection]]
+    rejected: list[_Rejected]
     archive_payload: str
     typed_payload: str
 
 
-def prepare(data_type: DataType, shape: TableShape, documents: Sequence[Any]) -> PreparedBatch:
+def prepare(
+    data_type: DataType, shape: TableShape, documents: Sequence[ReceivedDocument]
+) -> PreparedBatch:
     """Validate, de-duplicate and serialise a batch (no database access)."""
     result = BatchResult(data_type.name, received=len(documents))
     valid, rejected = validate(data_type, shape, documents)
-    archived = data_type.name != "heartrate"
+    return _prepared(data_type, shape, result, valid, rejected)
+
+
+def _prepared(
+    data_type: DataType,
+    shape: TableShape,
+    result: BatchResult,
+    valid: list[_Valid],
+    rejected: list[_Rejected],
+) -> PreparedBatch:
     unique = _latest(valid)
-    archive_payload, typed_payload = _payloads(archived, unique)
-    if _NUL in archive_payload or _NUL in typed_payload:  # rare: find the culprits
-        clean = []
-        for doc in valid:
-            if _has_nul(doc.raw):
-                rejection = Rejection(doc.index, _best_effort_id(data_type, doc.raw), _NUL_REASON)
-                rejected.append((doc.index, doc.raw, rejection))
-            else:
-                clean.append(doc)
-        rejected.sort(key=lambda item: item[0])
-        valid = clean
-        unique = _latest(valid)
-        archive_payload, typed_payload = _payloads(archived, unique)
-    result.rejected = [rejection for _, _, rejection in rejected]
+    archive_payload, typed_payload = _payloads(data_type.name != "heartrate", unique)
+    result.rejected = [item.rejection for item in rejected]
     return PreparedBatch(
         data_type, shape, result, valid, unique, rejected, archive_payload, typed_payload
     )
@@ -312,11 +362,68 @@ def prepare(data_type: DataType, shape: TableShape, documents: Sequence[Any]) ->
 async def store_batch(
     conn: AsyncConnection[Any], data_type: DataType, shape: TableShape, documents: Sequence[Any]
 ) -> BatchResult:
-    """Validate and store one batch in one transaction; return the per-outcome counts."""
-    return await write(conn, prepare(data_type, shape, documents))
+    """Validate and store one batch of Python values (see `received`); return the counts."""
+    return await write(conn, prepare(data_type, shape, received(documents)))
+
+
+def refused_for_content(exc: psycopg.Error) -> bool:
+    """PostgreSQL refused a value (SQLSTATE class 22, data exception) or its size (class 54,
+    program limit exceeded, e.g. a jsonb too large): the data's fault, not the database's.
+    psycopg files class 54 under OperationalError, so this must be asked before treating an
+    OperationalError as "database unreachable"."""
+    state = exc.sqlstate or ""
+    return state.startswith(("22", "54"))
 
 
 async def write(conn: AsyncConnection[Any], batch: PreparedBatch) -> BatchResult:
+    """Store a prepared batch; return the per-outcome counts.
+
+    One transaction for the batch. Should PostgreSQL refuse a value in it (see
+    `refused_for_content`), the batch is stored again one document per transaction, and the
+    documents it still refuses are quarantined with the code `database_refused`.
+    """
+    try:
+        return await _write_once(conn, batch)
+    except psycopg.Error as exc:
+        if not refused_for_content(exc) or conn.broken:
+            raise
+        log.warning(
+            "batch refused by the database; storing its documents one by one",
+            data_type=batch.data_type.name,
+            sqlstate=exc.sqlstate,
+        )
+    return await _write_one_by_one(conn, batch)
+
+
+async def _write_one_by_one(conn: AsyncConnection[Any], batch: PreparedBatch) -> BatchResult:
+    data_type, shape = batch.data_type, batch.shape
+    total = BatchResult(data_type.name, received=batch.result.received)
+    rejected = list(batch.rejected)
+    stored: list[_Valid] = []
+    for document in batch.valid:
+        single = _prepared(data_type, shape, BatchResult(data_type.name), [document], [])
+        try:
+            result = await _write_once(conn, single)
+        except psycopg.Error as exc:
+            if not refused_for_content(exc) or conn.broken:
+                raise
+            reason = exc.diag.message_primary or "refused by the database"
+            document_id = document.key or _best_effort_id(data_type, document.raw.value)
+            rejection = Rejection(document.index, document_id, DATABASE_REFUSED, reason)
+            rejected.append(_Rejected(document.raw, rejection))
+            continue
+        stored.append(document)
+        total.inserted += result.inserted
+        total.updated += result.updated
+    rejected.sort(key=lambda item: item.rejection.index)
+    quarantine = _prepared(data_type, shape, BatchResult(data_type.name), [], rejected)
+    await _write_once(conn, quarantine)
+    total.rejected = [item.rejection for item in rejected]
+    total.unchanged = len(stored) - total.inserted - total.updated
+    return total
+
+
+async def _write_once(conn: AsyncConnection[Any], batch: PreparedBatch) -> BatchResult:
     """Store a prepared batch in one transaction; return the per-outcome counts."""
     data_type, result, unique, rejected = (
         batch.data_type,

@@ -44,6 +44,7 @@ from myhealth.platform.metrics import (
     new_registry,
     route_template,
 )
+from myhealth.sandbox import hostile
 from myhealth.sandbox.generator import DEFAULT_HOME_ZONE, DEFAULT_TRIP_ZONE, Document, Person
 from myhealth.sandbox.state import Clock, Faults, SandboxState, TokenPair
 
@@ -363,12 +364,18 @@ def _add_data_routes(app: FastAPI, sandbox: Sandbox) -> None:
 
     def page_response(
         request: Request, data_type: DataType, docs: list[Document], next_token: str | None
-    ) -> JSONResponse:
-        if request.query_params.get("next_token") in (None, "") and state.faults.invalid_documents:
+    ) -> Response:
+        first_page = request.query_params.get("next_token") in (None, "")
+        if first_page and state.faults.invalid_documents:
             docs = docs + [
                 _broken_copy(docs[i % len(docs)], i, data_type.day_field)
                 for i in range(state.faults.invalid_documents if docs else 0)
             ]
+        if first_page and state.faults.hostile_documents and docs:
+            kind = hostile.kind_for(data_type)
+            texts = hostile.hostile_texts(data_type, kind, hostile.model_document(docs))
+            body = hostile.page_text(docs, texts, next_token)
+            return Response(body.encode(), media_type="application/json")
         return JSONResponse({"data": docs, "next_token": next_token})
 
     def next_token_for(data_type: DataType, params: dict[str, str], cursor: dict[str, int]) -> str:

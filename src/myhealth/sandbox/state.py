@@ -54,6 +54,10 @@ class Faults(BaseModel):
     invalid_documents: int = Field(
         default=0, ge=0, le=50, description="wrong-typed documents added to each first page"
     )
+    hostile_documents: bool = Field(
+        default=False,
+        description="each first page gets one hostile document (sandbox/hostile.py)",
+    )
     strict_auth: bool = Field(default=False, description="only issued, unexpired tokens pass")
     enforce_scopes: bool = Field(
         default=False, description="issued tokens get 403 on routes their scope does not cover"
