@@ -10,6 +10,7 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Depends, HTTPException, Path, Query, Request
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from prometheus_client import CollectorRegistry, Gauge
+from psycopg_pool import AsyncConnectionPool
 from pydantic import BeforeValidator
 from starlette.responses import JSONResponse, Response
 
@@ -29,6 +30,7 @@ class ApiContext:
 
     settings: ApiSettings
     reader: Reader
+    probe_pool: AsyncConnectionPool  # readiness only: a busy reader pool is not a dead database
     registry: CollectorRegistry
     db_up: Gauge
     draining: bool = field(default=False)
@@ -268,7 +270,7 @@ async def health() -> models.Status:
 async def ready(context: Context) -> Response:
     if context.draining:
         return JSONResponse({"status": "shutting down"}, status_code=503)
-    up = await ping(context.reader.pool)
+    up = await ping(context.probe_pool)
     context.db_up.labels("api").set(1 if up else 0)
     if not up:
         return JSONResponse({"status": "database unavailable"}, status_code=503)

@@ -30,7 +30,7 @@ from myhealth.platform.config import ApiSettings, load
 from myhealth.platform.errors import UserFacingError
 from myhealth.platform.http import serve, uvicorn_config
 from myhealth.platform.metrics import HttpMetrics, PoolMetrics, instrument, new_registry
-from myhealth.storage.db import create_pool, describe
+from myhealth.storage.db import create_pool, create_probe_pool, describe
 
 SERVICE = "api"
 DOCS_URL = "/docs"
@@ -66,6 +66,7 @@ def _validation_detail(exc: RequestValidationError) -> str:
 def create_app(settings: ApiSettings, *, pool: AsyncConnectionPool | None = None) -> FastAPI:
     """The whole API. Opens (and later closes) `pool`, or a pool it creates from settings."""
     pool = pool or create_pool(settings.database_url, min_size=1, max_size=10, name=SERVICE)
+    probe_pool = create_probe_pool(settings.database_url, name=SERVICE)
     registry = new_registry(SERVICE)
     http_metrics = HttpMetrics(registry, SERVICE)
     registry.register(PoolMetrics(pool, SERVICE))
@@ -81,6 +82,7 @@ def create_app(settings: ApiSettings, *, pool: AsyncConnectionPool | None = None
     context = ApiContext(
         settings=settings,
         reader=Reader(pool, statement_timeout_ms=statement_timeout_ms),
+        probe_pool=probe_pool,
         registry=registry,
         db_up=db_up,
     )
@@ -88,9 +90,11 @@ def create_app(settings: ApiSettings, *, pool: AsyncConnectionPool | None = None
     @asynccontextmanager
     async def lifespan(_: FastAPI) -> AsyncIterator[None]:
         await pool.open(wait=False)
+        await probe_pool.open(wait=False)
         try:
             yield
         finally:
+            await probe_pool.close()
             await pool.close()
 
     app = FastAPI(

@@ -59,6 +59,11 @@ def command(args: argparse.Namespace, environ: Mapping[str, str]) -> int:
         print(f"myhealth collect: {exc}", file=sys.stderr)
         return EXIT_USAGE
     settings = load(CollectorSettings, environ)
+    try:  # "today" needs USER_TIMEZONE, so this check comes after the settings
+        check_explicit(args.start_date, args.end_date, settings.today())
+    except ValueError as exc:
+        print(f"myhealth collect: {exc}", file=sys.stderr)
+        return EXIT_USAGE
     configure("collector", settings.LOG_LEVEL)
     bars = not getattr(args, "no_progress", False) and sys.stderr.isatty()
     progress: Progress = BarProgress() if bars else LogProgress()
@@ -153,6 +158,8 @@ async def collect(
         failed = [outcome for outcome in outcomes if not outcome.succeeded]
         summary = "\n".join(f"{outcome.name}: {outcome.error}" for outcome in failed) or None
         await state.finish_run(conn, run_id, succeeded=not failed, counts=counts, error=summary)
+        if pruned := await state.prune_runs(conn, settings.SYNC_RUN_RETENTION_DAYS):
+            log.info("collect_old_runs_pruned", runs=pruned)
     return _report(run_id, outcomes, failed, time.monotonic() - started)
 
 

@@ -14,6 +14,7 @@ from typing import Any
 import psycopg
 from psycopg.types.json import Jsonb
 
+from myhealth.oura.catalog import ALL_NAMES
 from myhealth.storage.db import CONNECT_TIMEOUT_SECONDS, DatabaseUnavailable
 
 # pg_try_advisory_lock key shared by every `myhealth collect` against one database
@@ -148,3 +149,33 @@ async def finish_run(
         " WHERE run_id = %s",
         ("succeeded" if succeeded else "failed", Jsonb(dict(counts)), error, run_id),
     )
+
+
+async def prune_runs(conn: psycopg.AsyncConnection[Any], retention_days: int) -> int:
+    """Delete runs that started more than `retention_days` ago; return how many.
+
+    Kept whatever their age: the latest run of each final status and the run holding each
+    type's latest success, which the processor's freshness metrics read. The Oura request
+    and retry counters are running totals (`collector_totals`) that pruning does not touch.
+    """
+    cur = await conn.execute(
+        """DELETE FROM sync_runs
+           WHERE started_at < now() - make_interval(days => %(days)s)
+             AND status <> 'running'
+             AND run_id NOT IN (
+                 SELECT kept.run_id FROM (
+                     SELECT (SELECT run_id FROM sync_runs r WHERE r.status = s.status
+                             ORDER BY coalesce(finished_at, started_at) DESC, run_id DESC
+                             LIMIT 1)
+                     FROM unnest(ARRAY['succeeded', 'failed']) AS s(status)
+                     UNION ALL
+                     SELECT (SELECT run_id FROM sync_run_types t
+                             WHERE t.data_type = types.data_type AND t.status = 'succeeded'
+                               AND t.finished_at IS NOT NULL
+                             ORDER BY finished_at DESC LIMIT 1)
+                     FROM unnest(%(types)s::text[]) AS types(data_type)
+                 ) AS kept(run_id)
+                 WHERE kept.run_id IS NOT NULL)""",
+        {"days": retention_days, "types": list(ALL_NAMES)},
+    )
+    return cur.rowcount

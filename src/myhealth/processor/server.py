@@ -29,7 +29,7 @@ from myhealth.platform.metrics import HttpMetrics, PoolMetrics, instrument, new_
 from myhealth.processor.db_metrics import DatabaseMetrics
 from myhealth.processor.observability import SERVICE, IngestMetrics
 from myhealth.processor.routes import ProcessorState, add_routes, install_error_handlers
-from myhealth.storage.db import create_pool
+from myhealth.storage.db import create_pool, create_probe_pool
 
 GRACEFUL_SHUTDOWN_SECONDS = 20
 DRAIN_SECONDS = 5.0
@@ -43,6 +43,7 @@ def create_app(
     database: `/ready` reports it) and closed on shutdown, so whoever drives the app without
     a server (httpx.ASGITransport) runs `app.router.lifespan_context(app)` around it."""
     pool = pool or create_pool(settings.database_url, max_size=POOL_MAX_SIZE, name=SERVICE)
+    probe_pool = create_probe_pool(settings.database_url, name=SERVICE)
     registry = new_registry(SERVICE)
     http_metrics = HttpMetrics(registry, SERVICE)
     db_metrics = DatabaseMetrics()
@@ -51,6 +52,7 @@ def create_app(
     state = ProcessorState(
         settings=settings,
         pool=pool,
+        probe_pool=probe_pool,
         registry=registry,
         ingest_metrics=IngestMetrics(registry),
         db_metrics=db_metrics,
@@ -59,10 +61,12 @@ def create_app(
     @contextlib.asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         await pool.open(wait=False)
+        await probe_pool.open(wait=False)
         try:
             yield
         finally:
             state.draining = True
+            await probe_pool.close()
             await pool.close()
 
     app = FastAPI(

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Iterator
 from contextlib import contextmanager
 from urllib.parse import urlsplit
@@ -45,6 +46,8 @@ def create_pool(
     """An async pool for the HTTP services; opened by the app's lifespan, not here.
 
     The pool does not wait for the database at start: readiness (`/ready`) reports it.
+    Every connection is checked before it is handed out, so after a database restart the
+    stale connections are replaced instead of failing one request each.
     """
     return AsyncConnectionPool(
         url,
@@ -53,14 +56,31 @@ def create_pool(
         name=name,
         open=False,
         timeout=CONNECT_TIMEOUT_SECONDS,
+        check=AsyncConnectionPool.check_connection,
         kwargs={"connect_timeout": CONNECT_TIMEOUT_SECONDS, "autocommit": False},
     )
 
 
+def create_probe_pool(url: str, *, name: str) -> AsyncConnectionPool:
+    """One connection of its own for readiness and `myhealth_db_up`.
+
+    Probes must say whether the database answers, not whether a request pool drained by
+    slow queries has a connection free: a busy service is not a dead database.
+    """
+    return create_pool(url, min_size=1, max_size=1, name=f"{name}-probe")
+
+
+PING_TIMEOUT_SECONDS = 2.0
+
+
 async def ping(pool: AsyncConnectionPool) -> bool:
-    """True when a connection from the pool answers `SELECT 1`."""
+    """True when a connection from the (probe) pool answers `SELECT 1` within
+    `PING_TIMEOUT_SECONDS`."""
     try:
-        async with pool.connection(timeout=2) as conn:
+        async with (
+            asyncio.timeout(PING_TIMEOUT_SECONDS),
+            pool.connection(timeout=PING_TIMEOUT_SECONDS) as conn,
+        ):
             await conn.execute("SELECT 1")
         return True
     except Exception:  # any failure means not ready
