@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import asyncio
 import datetime as dt
+import functools
 import re
 from collections import Counter
 from collections.abc import AsyncIterator, Sequence
@@ -126,7 +127,7 @@ class Runner:
     def __init__(
         self,
         *,
-        conn: psycopg.AsyncConnection[Any],
+        book: state.Bookkeeping,
         run_id: int,
         fetcher: Fetcher,
         ingestor: Ingestor,
@@ -136,7 +137,7 @@ class Runner:
         batch_size: int,
         concurrency: int,
     ) -> None:
-        self._conn = conn
+        self._book = book
         self._run_id = run_id
         self._fetcher = fetcher
         self._ingestor = ingestor
@@ -145,14 +146,10 @@ class Runner:
         self._today = today
         self._batch_size = batch_size
         self._slots = asyncio.Semaphore(concurrency)
-        # One connection serves every type; its transactions must not interleave.
-        self._db = asyncio.Lock()
 
     async def run(self, plans: Sequence[TypePlan]) -> list[TypeOutcome]:
         for plan in plans:
-            await state.start_type(
-                self._conn, self._run_id, plan.data_type.name, plan.window.start, plan.window.end
-            )
+            await self._book.run(functools.partial(self._start_type, plan))
             self._progress.add(plan.data_type.name, plan.window)
         try:
             await self._ingestor.check()
@@ -172,6 +169,11 @@ class Runner:
         outcomes = await asyncio.gather(*(self._collect(plan) for plan in ordered))
         by_name = {outcome.name: outcome for outcome in outcomes}
         return [by_name[plan.data_type.name] for plan in plans]
+
+    async def _start_type(self, plan: TypePlan, conn: psycopg.AsyncConnection[Any]) -> None:
+        await state.start_type(
+            conn, self._run_id, plan.data_type.name, plan.window.start, plan.window.end
+        )
 
     async def _collect(self, plan: TypePlan) -> TypeOutcome:
         name = plan.data_type.name
@@ -196,15 +198,16 @@ class Runner:
         if interrupted:
             outcome.error = state.INTERRUPTED
         checkpoint = checkpoint_after(plan.window, self._today) if outcome.succeeded else None
-        async with self._db:
-            await state.finish_type(
-                self._conn,
+        await self._book.run(
+            lambda conn: state.finish_type(
+                conn,
                 self._run_id,
                 outcome.name,
                 documents=outcome.documents,
                 error=outcome.error,
                 checkpoint=checkpoint,
             )
+        )
         self._progress.finish(outcome.name, documents=outcome.documents, error=outcome.error)
 
     async def _stream(self, plan: TypePlan, outcome: TypeOutcome) -> None:
