@@ -4,6 +4,7 @@ metrics."""
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Iterator
 
 import psycopg
 import pytest
@@ -115,6 +116,42 @@ def test_large_bodies_are_refused(client: TestClient) -> None:
     response = client.post("/auth/login", json={"api_key": "x" * 20_000})
     assert response.status_code == 413
     assert "detail" in response.json()
+
+
+def test_an_oversized_chunked_body_is_413(client: TestClient) -> None:
+    """No Content-Length: the size is only known while reading. This used to be 400 (the
+    guard's error was raised inside FastAPI's body parsing, which answers 400)."""
+
+    def chunks() -> Iterator[bytes]:
+        yield b'{"api_key": "'
+        for _ in range(40):
+            yield b"x" * 1000
+        yield b'"}'
+
+    response = client.post(
+        "/auth/login", content=chunks(), headers={"Content-Type": "application/json"}
+    )
+    assert response.status_code == 413
+    assert "detail" in response.json()
+
+
+def test_refusals_before_routing_are_labelled_with_their_route(
+    make_client: ClientFactory, filled_database_url: str
+) -> None:
+    """429 and 413 are answered by middlewares before the router runs; they used to be
+    counted as route="unmatched"."""
+    client = make_client(filled_database_url, RATE_LIMIT_PER_MINUTE="2")
+    client.post("/auth/login", json={"api_key": "x" * 20_000})
+    client.post("/auth/login", json={"api_key": "guess"})
+    client.post("/auth/login", json={"api_key": "guess"})
+    metrics = client.get("/metrics").text
+    line = (
+        'myhealth_http_requests_total{{method="POST",route="/auth/login",service="api",'
+        'status="{}"}}'
+    )
+    assert line.format("413") + " 1.0" in metrics
+    assert line.format("429") + " 1.0" in metrics
+    assert 'route="unmatched"' not in metrics
 
 
 def test_security_headers(client: TestClient) -> None:

@@ -122,56 +122,6 @@ class RateLimitMiddleware:
         await self.app(scope, receive, send)
 
 
-class _BodyTooLarge(Exception):
-    pass
-
-
-class BodyLimitMiddleware:
-    """413 for bodies larger than `max_bytes`, by Content-Length or while streaming."""
-
-    def __init__(self, app: ASGIApp, max_bytes: int) -> None:
-        self.app = app
-        self.max_bytes = max_bytes
-
-    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] != "http":
-            await self.app(scope, receive, send)
-            return
-        too_large = _error(413, f"request body larger than {self.max_bytes} bytes")
-        length = Headers(scope=scope).get("content-length")
-        if length is not None:
-            if not length.isdigit():
-                await _error(400, "invalid Content-Length")(scope, receive, send)
-                return
-            if int(length) > self.max_bytes:
-                await too_large(scope, receive, send)
-                return
-        received = 0
-        started = False
-
-        async def limited_receive() -> Message:
-            nonlocal received
-            message = await receive()
-            if message["type"] == "http.request":
-                received += len(message.get("body", b""))
-                if received > self.max_bytes:
-                    raise _BodyTooLarge
-            return message
-
-        async def tracking_send(message: Message) -> None:
-            nonlocal started
-            if message["type"] == "http.response.start":
-                started = True
-            await send(message)
-
-        try:
-            await self.app(scope, limited_receive, tracking_send)
-        except _BodyTooLarge:
-            if started:
-                raise
-            await too_large(scope, receive, send)
-
-
 class TimeoutMiddleware:
     """504 when a request takes longer than `seconds` (the database has its own, shorter
     statement timeout, so this is the backstop)."""

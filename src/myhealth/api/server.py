@@ -26,6 +26,7 @@ from myhealth.api import guards
 from myhealth.api.queries import Reader
 from myhealth.api.routes import ApiContext, data, probes, public
 from myhealth.platform import logging as mh_logging
+from myhealth.platform.body_limit import BodyLimitMiddleware
 from myhealth.platform.config import ApiSettings, load
 from myhealth.platform.errors import UserFacingError
 from myhealth.platform.http import serve, uvicorn_config
@@ -129,7 +130,7 @@ def create_app(settings: ApiSettings, *, pool: AsyncConnectionPool | None = None
     # Middlewares, innermost first: time limit, body limit, rate limit, CORS (so even a 429
     # is readable by an allowed browser origin), security headers; metrics/logging outermost.
     app.add_middleware(guards.TimeoutMiddleware, seconds=settings.API_REQUEST_TIMEOUT_SECONDS)
-    app.add_middleware(guards.BodyLimitMiddleware, max_bytes=settings.API_MAX_BODY_BYTES)
+    app.add_middleware(BodyLimitMiddleware, max_bytes=settings.API_MAX_BODY_BYTES)
     app.add_middleware(
         guards.RateLimitMiddleware,
         limiter=guards.RateLimiter(settings.RATE_LIMIT_PER_MINUTE),

@@ -84,26 +84,9 @@ def require_token(request: Request, state: State) -> None:
 
 
 async def _read_body(request: Request, state: ProcessorState) -> bytes:
-    """The request body, refusing (413) as soon as it is known to exceed INGEST_MAX_BYTES."""
-    limit = state.settings.INGEST_MAX_BYTES
-    too_large = f"request body exceeds INGEST_MAX_BYTES ({limit} bytes)"
-    declared = request.headers.get("content-length")
-    if declared is not None:
-        try:
-            declared_size = int(declared)
-        except ValueError:
-            _refuse(state, 400, "malformed", "invalid Content-Length header")
-        if declared_size > limit:
-            _refuse(state, 413, "too_large", too_large)
-    # Content-Length can be absent (chunked) or lie: count what actually arrives.
-    chunks: list[bytes] = []
-    size = 0
-    async for chunk in request.stream():
-        size += len(chunk)
-        if size > limit:
-            _refuse(state, 413, "too_large", too_large)
-        chunks.append(chunk)
-    return b"".join(chunks)
+    """The request body; its size (INGEST_MAX_BYTES → 413) and read time were already
+    checked by platform.body_limit.BodyLimitMiddleware, the one guard of both services."""
+    return await request.body()
 
 
 def _reject_constant(name: str) -> NoReturn:

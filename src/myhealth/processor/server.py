@@ -20,9 +20,11 @@ from typing import Any
 
 from fastapi import FastAPI
 from psycopg_pool import AsyncConnectionPool
+from starlette.types import Scope
 
 from myhealth import __version__
 from myhealth.platform import logging as mh_logging
+from myhealth.platform.body_limit import BodyLimitMiddleware
 from myhealth.platform.config import ProcessorSettings, load
 from myhealth.platform.http import serve, serve_in_thread, uvicorn_config
 from myhealth.platform.metrics import HttpMetrics, PoolMetrics, instrument, new_registry
@@ -79,6 +81,18 @@ def create_app(
     app.state.processor = state
     add_routes(app)
     install_error_handlers(app)
+
+    def count_refusal(scope: Scope, reason: str) -> None:
+        # myhealth_ingest_requests_rejected_total is about ingest requests only.
+        if scope["path"] == "/api/v1/ingest":
+            state.ingest_metrics.requests_rejected.labels(reason).inc()
+
+    app.add_middleware(
+        BodyLimitMiddleware,
+        max_bytes=settings.INGEST_MAX_BYTES,
+        detail=f"request body exceeds INGEST_MAX_BYTES ({settings.INGEST_MAX_BYTES} bytes)",
+        on_refused=count_refusal,
+    )
     app.middleware("http")(instrument(app, http_metrics))
     return app
 
