@@ -29,7 +29,7 @@ from myhealth.collector.runner import Runner, TypeOutcome, TypePlan, run_counts
 from myhealth.oura.catalog import DataType, parse_names
 from myhealth.oura.client import OuraClient, client_from_settings
 from myhealth.platform.config import CollectorSettings, load
-from myhealth.platform.errors import UserFacingError
+from myhealth.platform.errors import ErrorCode, UserFacingError
 from myhealth.platform.logging import configure, get_logger
 
 log = get_logger("myhealth.collector")
@@ -40,6 +40,8 @@ EXIT_LOCKED = 3
 
 
 class RunInProgress(UserFacingError):
+    code = ErrorCode.RUN_IN_PROGRESS
+
     def __init__(self, holder: tuple[int, dt.datetime] | None) -> None:
         which = (
             f"run {holder[0]}, started {holder[1].astimezone(dt.UTC):%Y-%m-%d %H:%M:%S} UTC"

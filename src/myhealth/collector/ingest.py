@@ -18,19 +18,27 @@ from typing import Any
 
 import httpx
 
+from myhealth.platform.errors import CodedError, ErrorCode
+
 INGEST_PATH = "/api/v1/ingest"
 
 
-class ProcessorError(Exception):
+class ProcessorError(CodedError):
     """The processor did not acknowledge a batch."""
+
+    code = ErrorCode.PROCESSOR_ERROR
 
 
 class ProcessorUnavailable(ProcessorError):
     """Unreachable, timing out or answering 5xx, even after retries."""
 
+    code = ErrorCode.PROCESSOR_UNAVAILABLE
+
 
 class ProcessorRefused(ProcessorError):
     """A 4xx answer: wrong INGEST_TOKEN (401), unknown type or malformed body (422)..."""
+
+    code = ErrorCode.PROCESSOR_REFUSED
 
 
 @dataclass

@@ -13,7 +13,6 @@ from __future__ import annotations
 import asyncio
 import datetime as dt
 import functools
-import re
 from collections import Counter
 from collections.abc import AsyncIterator, Sequence
 from dataclasses import dataclass, field
@@ -22,10 +21,12 @@ from typing import Any, Protocol
 import psycopg
 
 from myhealth.collector import state
-from myhealth.collector.ingest import IngestResult
+from myhealth.collector.ingest import IngestResult, ProcessorError
 from myhealth.collector.planning import Window, checkpoint_after
 from myhealth.collector.progress import Progress
 from myhealth.oura.catalog import DataType
+from myhealth.oura.errors import OuraError
+from myhealth.platform.errors import CodedError, ErrorCode
 from myhealth.platform.logging import get_logger
 
 log = get_logger("myhealth.collector")
@@ -40,11 +41,13 @@ HEARTRATE_BATCH_FACTOR = 10
 
 # What a user should do about failures whose message does not already say it (the Oura
 # client's 401/403/426 messages do); docs/troubleshooting.md has the detail.
-HINTS: dict[str, str] = {
-    "RateLimitExhausted": "Oura's rate limit; the next run picks up from the checkpoint",
-    "PaginationError": "Oura's paging looped; the next run tries again",
-    "ProcessorUnavailable": "is `myhealth processor` running at PROCESSOR_URL?",
-    "ProcessorRefused": "check INGEST_TOKEN and that collector and processor versions match",
+HINTS: dict[ErrorCode, str] = {
+    ErrorCode.RATE_LIMIT_EXHAUSTED: "Oura's rate limit; the next run picks up from the checkpoint",
+    ErrorCode.PAGINATION_ERROR: "Oura's paging looped; the next run tries again",
+    ErrorCode.PROCESSOR_UNAVAILABLE: "is `myhealth processor` running at PROCESSOR_URL?",
+    ErrorCode.PROCESSOR_REFUSED: (
+        "check INGEST_TOKEN and that collector and processor versions match"
+    ),
 }
 
 
@@ -83,32 +86,30 @@ class TypeOutcome:
     documents: int = 0
     totals: IngestResult = field(default_factory=IngestResult)
     error: str | None = None
-    error_code: str | None = None
+    error_code: ErrorCode | None = None
 
     @property
     def succeeded(self) -> bool:
         return self.error is None
 
 
-# Failures the product expects (Oura or processor trouble); anything else is a bug and is
-# logged with its traceback.
-EXPECTED_BASES = {"OuraError", "ProcessorError"}
-
-
-def error_code(exc: BaseException) -> str:
-    """`ReauthenticationRequired` -> `reauthentication_required`: stable, greppable, short."""
-    return re.sub(r"(?<!^)(?=[A-Z])", "_", type(exc).__name__).lower()
+def error_code(exc: BaseException) -> ErrorCode:
+    """The failure's explicit code (`ErrorCode.ERROR` for an error that has none: a bug)."""
+    return exc.code if isinstance(exc, CodedError) else ErrorCode.ERROR
 
 
 def is_expected(exc: BaseException) -> bool:
-    return any(cls.__name__ in EXPECTED_BASES for cls in type(exc).__mro__)
+    """Failures the product expects (Oura or processor trouble); anything else is a bug and
+    is logged with its traceback."""
+    return isinstance(exc, OuraError | ProcessorError)
 
 
 def describe_failure(exc: BaseException) -> str:
     """One line for the run record and the summary: code, message and what to do."""
     message = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
-    hint = next((HINTS[cls.__name__] for cls in type(exc).__mro__ if cls.__name__ in HINTS), None)
-    line = f"{error_code(exc)}: {message}"
+    code = error_code(exc)
+    hint = HINTS.get(code)
+    line = f"{code.value}: {message}"
     return f"{line} ({hint})" if hint else line
 
 
@@ -271,6 +272,6 @@ def run_counts(outcomes: Sequence[TypeOutcome], stats: RequestStats | None) -> d
         "oura_requests": {f"{route} {status}": n for (route, status), n in requests.items()},
         "oura_retries": dict(retries),
         "reauth_required": any(
-            outcome.error_code == "reauthentication_required" for outcome in outcomes
+            outcome.error_code == ErrorCode.REAUTHENTICATION_REQUIRED for outcome in outcomes
         ),
     }

@@ -17,7 +17,7 @@ import psycopg
 from psycopg.types.json import Jsonb
 
 from myhealth.oura.catalog import ALL_NAMES
-from myhealth.platform.errors import UserFacingError
+from myhealth.platform.errors import ErrorCode, UserFacingError
 from myhealth.platform.logging import get_logger
 from myhealth.storage.db import CONNECT_TIMEOUT_SECONDS, DatabaseUnavailable
 
@@ -49,6 +49,8 @@ RECONNECT_PAUSE_SECONDS = 0.5
 
 
 class RunLockLost(UserFacingError):
+    code = ErrorCode.RUN_LOCK_LOST
+
     def __init__(self) -> None:
         super().__init__(
             "the database restarted and another collector run took the run lock; stopping",

@@ -11,7 +11,7 @@ from urllib.parse import urlsplit
 import psycopg
 from psycopg_pool import AsyncConnectionPool
 
-from myhealth.platform.errors import UserFacingError
+from myhealth.platform.errors import ErrorCode, UserFacingError
 
 CONNECT_TIMEOUT_SECONDS = 5
 
@@ -25,6 +25,8 @@ def describe(url: str) -> str:
 
 
 class DatabaseUnavailable(UserFacingError):
+    code = ErrorCode.DATABASE_UNAVAILABLE
+
     def __init__(self, url: str, exc: BaseException) -> None:
         reason = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
         super().__init__(f"cannot reach the database at {describe(url)}: {reason}")
