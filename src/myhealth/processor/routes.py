@@ -189,13 +189,28 @@ def add_routes(app: FastAPI) -> None:
         state: State,
         start_date: Annotated[dt.date | None, Query()] = None,
         end_date: Annotated[dt.date | None, Query()] = None,
+        limit: Annotated[int, Query(ge=1, le=reads.HEART_RATE_PAGE_MAX)] = (
+            reads.HEART_RATE_PAGE_MAX
+        ),
+        cursor: Annotated[str | None, Query()] = None,
     ) -> Response:
         known = _data_type_or_404(data_type)
         if start_date and end_date and start_date > end_date:
             raise HTTPException(status_code=422, detail="start_date is after end_date")
-        async with state.pool.connection(timeout=POOL_WAIT_SECONDS) as conn:
-            documents = await reads.documents_json(conn, known, start_date, end_date)
-        return Response(content='{"data":' + documents + "}", media_type="application/json")
+        try:
+            async with state.pool.connection(timeout=POOL_WAIT_SECONDS) as conn:
+                documents, following = await reads.documents_json(
+                    conn, known, start_date, end_date, limit=limit, after=cursor
+                )
+        except reads.InvalidCursor as exc:
+            raise HTTPException(status_code=422, detail=str(exc)) from None
+        except psycopg.errors.QueryCanceled:
+            raise HTTPException(
+                status_code=504, detail="query timed out: narrow the date range"
+            ) from None
+        next_cursor = json.dumps(following)
+        body = '{"data":' + documents + ',"next_cursor":' + next_cursor + "}"
+        return Response(content=body, media_type="application/json")
 
     @app.get("/health")
     async def health() -> dict[str, str]:
