@@ -14,6 +14,7 @@ import datetime as dt
 import hmac
 import json
 import time
+import traceback
 from dataclasses import dataclass
 from typing import Annotated, Any, NoReturn
 
@@ -153,7 +154,11 @@ def add_routes(app: FastAPI) -> None:
             # The database refused the batch (a value it cannot take): the transaction was
             # rolled back, so nothing of the batch is stored.
             state.ingest_metrics.requests_rejected.labels("database").inc()
-            log.error("batch refused by the database", data_type=data_type.name, error=str(exc))
+            # Only the SQLSTATE: the database's message quotes the offending value, and
+            # documents (health data) never go to the logs.
+            log.error(
+                "batch refused by the database", data_type=data_type.name, sqlstate=exc.sqlstate
+            )
             reason = exc.diag.message_primary or type(exc).__name__
             raise HTTPException(
                 status_code=500,
@@ -243,7 +248,11 @@ def install_error_handlers(app: FastAPI) -> None:
         return JSONResponse({"detail": "database unavailable"}, status_code=503)
 
     async def unexpected(request: Request, exc: Exception) -> JSONResponse:
-        log.error("unhandled error", route=request.url.path, exc_info=exc)
+        # No message and no traceback text: either can quote document content. The error's
+        # type and where it was raised are enough to find the bug.
+        frame = traceback.extract_tb(exc.__traceback__)[-1] if exc.__traceback__ else None
+        where = f"{frame.filename.rsplit('/', 1)[-1]}:{frame.lineno}" if frame else None
+        log.error("unhandled error", route=request.url.path, error=type(exc).__name__, at=where)
         return JSONResponse({"detail": "internal server error"}, status_code=500)
 
     for error in DATABASE_ERRORS:
