@@ -59,6 +59,11 @@ def _scope(peer: str, forwarded: str | None) -> dict[str, object]:
         pytest.param([], "203.0.113.9", "198.51.100.1", "203.0.113.9", id="no-proxies-ignored"),
         pytest.param(["10.0.0.0/8"], "192.0.2.5", "198.51.100.1", "192.0.2.5", id="untrusted-peer"),
         pytest.param(["10.0.0.0/8"], "10.1.2.3", "198.51.100.1", "198.51.100.1", id="trusted"),
+        pytest.param(["10.0.0.0/8"], "10.1.2.3", "evil-bucket-1", "10.1.2.3", id="not-an-ip"),
+        pytest.param(
+            ["10.0.0.0/8"], "10.1.2.3", "198.51.100.1:4321", "10.1.2.3", id="ip-with-port"
+        ),
+        pytest.param(["10.0.0.0/8"], "10.1.2.3", "2001:DB8:0::1", "2001:db8::1", id="canonical"),
         pytest.param(
             ["10.0.0.0/8"], "10.1.2.3", "1.1.1.1, 198.51.100.1, 10.9.9.9", "198.51.100.1",
             id="spoofed-left-part-ignored",

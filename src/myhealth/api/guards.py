@@ -20,7 +20,12 @@ Network = ipaddress.IPv4Network | ipaddress.IPv6Network
 
 class ClientAddress:
     """The client's address: the socket peer, or, when the peer is a trusted proxy, the
-    right-most untrusted address of `X-Forwarded-For` (the left part is client-controlled)."""
+    right-most untrusted address of `X-Forwarded-For` (the left part is client-controlled).
+
+    Always an IP address in canonical form (rate-limiter buckets are keyed by it): a hop that
+    is not an IP address means the chain cannot be believed, and the peer is used instead;
+    otherwise arbitrary strings would each get a bucket of their own.
+    """
 
     def __init__(self, trusted_proxies: Iterable[str]) -> None:
         self.trusted: tuple[Network, ...] = tuple(
@@ -43,8 +48,16 @@ class ClientAddress:
         hops = [hop.strip() for value in forwarded for hop in value.split(",") if hop.strip()]
         for hop in reversed(hops):
             if not self._is_trusted(hop):
-                return hop
-        return hops[0] if hops else peer
+                return _canonical(hop) or peer
+        return (_canonical(hops[0]) if hops else None) or peer
+
+
+def _canonical(address: str) -> str | None:
+    """`address` as a canonical IP address string, or None when it is not one."""
+    try:
+        return str(ipaddress.ip_address(address))
+    except ValueError:
+        return None
 
 
 @dataclass
