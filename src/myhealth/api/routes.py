@@ -75,10 +75,15 @@ def require_token(
     challenge = {"WWW-Authenticate": 'Bearer error="invalid_token"'}
     if credentials is None:
         raise HTTPException(401, "missing bearer token", headers={"WWW-Authenticate": "Bearer"})
+    settings = context.settings
+    secret = settings.JWT_SECRET.get_secret_value()
+    required_kid = (
+        tokens.key_id(secret, settings.API_KEY.get_secret_value())
+        if settings.JWT_REQUIRE_CURRENT_API_KEY
+        else None
+    )
     try:
-        return tokens.verify(
-            context.settings.JWT_SECRET.get_secret_value(), credentials.credentials
-        )
+        return tokens.verify(secret, credentials.credentials, kid=required_kid)
     except tokens.InvalidToken as exc:
         raise HTTPException(401, str(exc), headers=challenge) from None
 
@@ -148,7 +153,9 @@ async def login(body: models.LoginRequest, context: Context) -> models.TokenResp
     settings = context.settings
     if not tokens.api_key_matches(settings.API_KEY.get_secret_value(), body.api_key):
         raise HTTPException(401, "invalid API key")
-    token = tokens.issue(settings.JWT_SECRET.get_secret_value(), settings.JWT_TTL_SECONDS)
+    secret = settings.JWT_SECRET.get_secret_value()
+    kid = tokens.key_id(secret, settings.API_KEY.get_secret_value())
+    token = tokens.issue(secret, settings.JWT_TTL_SECONDS, kid=kid)
     return models.TokenResponse(access_token=token, expires_in=settings.JWT_TTL_SECONDS)
 
 

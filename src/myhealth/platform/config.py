@@ -113,6 +113,8 @@ class ApiSettings(HttpServiceSettings):
     API_KEY: SecretStr
     JWT_SECRET: SecretStr
     JWT_TTL_SECONDS: int = Field(default=86_400, ge=60, le=30 * 86_400)
+    # Refuse tokens issued for an earlier API_KEY (rotating the key then logs everyone out).
+    JWT_REQUIRE_CURRENT_API_KEY: bool = False
     CORS_ORIGINS: Annotated[list[str], NoDecode] = []
     RATE_LIMIT_PER_MINUTE: int = Field(default=100, ge=1)
     TRUSTED_PROXIES: Annotated[list[str], NoDecode] = []
