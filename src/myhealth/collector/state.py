@@ -96,7 +96,7 @@ class Bookkeeping:
         if not await try_lock(self._conn):
             await self._conn.close()
             raise RunLockLost
-        log.info("collect_bookkeeping_reconnected", reconnects=self.reconnects)
+        log.warning("collect_bookkeeping_reconnected", reconnects=self.reconnects)
 
     async def close(self) -> None:
         """Close a connection this object reopened (the first one belongs to its opener)."""
