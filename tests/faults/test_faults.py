@@ -378,3 +378,50 @@ def test_readiness_answers_while_heavy_trends_drain_the_pool(
     fired = alerts.fired(scraper.scrapes, tmp_path)
     report(capsys, f"API pool exhaustion ({len(probes)} probes)", (0, 0, 0), fired)
     assert fired == []
+
+
+def test_clock_jump_expires_the_access_token(
+    fault_db: str,
+    sandbox: Service,
+    processor: Service,
+    tmp_path: Path,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    """Oura's clock runs two hours ahead of ours: the stored access token looks valid here
+    and is expired there. The 401 triggers one refresh, the run completes, no reauth alarm."""
+    sandbox_faults(sandbox, strict_auth=True, access_token_ttl=3600)
+    pair = httpx.post(f"{sandbox.url}/_sandbox/tokens", timeout=10).json()
+    env = collect_env(fault_db, sandbox, processor.url)
+    del env["OURA_API_KEY"]
+    env |= {
+        "OURA_CLIENT_ID": "fault-suite-client",
+        "OURA_CLIENT_SECRET": "fault-suite-secret",
+        "OURA_REFRESH_TOKEN": pair["refresh_token"],
+        "OURA_TOKEN_URL": f"{sandbox.url}/oauth/token",
+    }
+    argv = [sys.executable, "-m", "myhealth", *collect_argv()]
+    scraper = Scraper()
+    try:
+        first = subprocess.run(argv, env=env, capture_output=True, text=True, timeout=240)
+        assert first.returncode == 0, first.stderr
+        scraper.scrape(processor)
+        jumped = httpx.post(
+            f"{sandbox.url}/_sandbox/clock", json={"advance_seconds": 7200}, timeout=10
+        )
+        jumped.raise_for_status()
+        second = subprocess.run(argv, env=env, capture_output=True, text=True, timeout=240)
+        scraper.scrape(processor)
+        stats = httpx.get(f"{sandbox.url}/_sandbox/stats", timeout=10).json()
+    finally:  # back to the real clock and open auth (the ground truth is read without OAuth)
+        httpx.post(f"{sandbox.url}/_sandbox/clock", json={"now": None}, timeout=10)
+        httpx.post(f"{sandbox.url}/_sandbox/faults", json={"strict_auth": False}, timeout=10)
+    assert second.returncode == 0, second.stderr
+    # The bootstrap refresh, then one refresh after the 401 (not one per type).
+    assert stats["token_calls"] == {"refresh_token": 2}, stats
+    assert open_runs(fault_db) == []
+    counted = ledger(fault_db, sandbox)
+    fired = [a for a in alerts.fired(scraper.scrapes, tmp_path) if a not in NOT_RUNNING_API]
+    report(capsys, "clock jump expires the access token", counted, fired)
+    assert counted[0] == counted[1]
+    assert counted[2] == 0
+    assert fired == []
