@@ -12,7 +12,7 @@ from fastapi.testclient import TestClient
 
 from myhealth.security import tokens
 
-from .conftest import API_KEY, JWT_SECRET
+from .conftest import API_KEY, JWT_SECRET, ClientFactory
 
 PROTECTED = [
     "/api/v1/sleep",
@@ -106,3 +106,28 @@ def test_expired_token_says_so(client: TestClient) -> None:
 def test_a_valid_token_opens_every_route(client: TestClient, auth: dict[str, str]) -> None:
     for path in PROTECTED:
         assert client.get(path, headers=auth).status_code == 200, path
+
+
+@pytest.mark.parametrize(
+    ("require_current_key", "status"),
+    [pytest.param("true", 401, id="bound-to-the-key"), pytest.param("false", 200, id="default")],
+)
+def test_rotating_the_api_key_can_log_everyone_out(
+    make_client: ClientFactory, database_url: str, require_current_key: str, status: int
+) -> None:
+    """Tokens carry a key id of the API key they were issued for; with
+    JWT_REQUIRE_CURRENT_API_KEY a new API_KEY invalidates them (before, nothing but a new
+    JWT_SECRET could)."""
+    settings = {"JWT_REQUIRE_CURRENT_API_KEY": require_current_key}
+    before = make_client(database_url, **settings)
+    login = before.post("/auth/login", json={"api_key": API_KEY})
+    token = login.json()["access_token"]
+    assert jwt.get_unverified_header(token)["kid"] == tokens.key_id(JWT_SECRET, API_KEY)
+    headers = {"Authorization": f"Bearer {token}"}
+    assert before.get("/api/v1/sleep", headers=headers).status_code == 200
+
+    rotated = make_client(database_url, API_KEY="a-brand-new-api-key-0123456789", **settings)
+    answer = rotated.get("/api/v1/sleep", headers=headers)
+    assert answer.status_code == status
+    if status == 401:
+        assert "previous API_KEY" in answer.json()["detail"]

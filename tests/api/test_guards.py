@@ -4,6 +4,7 @@ metrics."""
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Iterator
 
 import psycopg
 import pytest
@@ -58,6 +59,11 @@ def _scope(peer: str, forwarded: str | None) -> dict[str, object]:
         pytest.param([], "203.0.113.9", "198.51.100.1", "203.0.113.9", id="no-proxies-ignored"),
         pytest.param(["10.0.0.0/8"], "192.0.2.5", "198.51.100.1", "192.0.2.5", id="untrusted-peer"),
         pytest.param(["10.0.0.0/8"], "10.1.2.3", "198.51.100.1", "198.51.100.1", id="trusted"),
+        pytest.param(["10.0.0.0/8"], "10.1.2.3", "evil-bucket-1", "10.1.2.3", id="not-an-ip"),
+        pytest.param(
+            ["10.0.0.0/8"], "10.1.2.3", "198.51.100.1:4321", "10.1.2.3", id="ip-with-port"
+        ),
+        pytest.param(["10.0.0.0/8"], "10.1.2.3", "2001:DB8:0::1", "2001:db8::1", id="canonical"),
         pytest.param(
             ["10.0.0.0/8"], "10.1.2.3", "1.1.1.1, 198.51.100.1, 10.9.9.9", "198.51.100.1",
             id="spoofed-left-part-ignored",
@@ -115,6 +121,42 @@ def test_large_bodies_are_refused(client: TestClient) -> None:
     response = client.post("/auth/login", json={"api_key": "x" * 20_000})
     assert response.status_code == 413
     assert "detail" in response.json()
+
+
+def test_an_oversized_chunked_body_is_413(client: TestClient) -> None:
+    """No Content-Length: the size is only known while reading. This used to be 400 (the
+    guard's error was raised inside FastAPI's body parsing, which answers 400)."""
+
+    def chunks() -> Iterator[bytes]:
+        yield b'{"api_key": "'
+        for _ in range(40):
+            yield b"x" * 1000
+        yield b'"}'
+
+    response = client.post(
+        "/auth/login", content=chunks(), headers={"Content-Type": "application/json"}
+    )
+    assert response.status_code == 413
+    assert "detail" in response.json()
+
+
+def test_refusals_before_routing_are_labelled_with_their_route(
+    make_client: ClientFactory, filled_database_url: str
+) -> None:
+    """429 and 413 are answered by middlewares before the router runs; they used to be
+    counted as route="unmatched"."""
+    client = make_client(filled_database_url, RATE_LIMIT_PER_MINUTE="2")
+    client.post("/auth/login", json={"api_key": "x" * 20_000})
+    client.post("/auth/login", json={"api_key": "guess"})
+    client.post("/auth/login", json={"api_key": "guess"})
+    metrics = client.get("/metrics").text
+    line = (
+        'myhealth_http_requests_total{{method="POST",route="/auth/login",service="api",'
+        'status="{}"}}'
+    )
+    assert line.format("413") + " 1.0" in metrics
+    assert line.format("429") + " 1.0" in metrics
+    assert 'route="unmatched"' not in metrics
 
 
 def test_security_headers(client: TestClient) -> None:

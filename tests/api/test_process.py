@@ -52,9 +52,12 @@ def test_sigterm_turns_not_ready_then_drains(filled_database_url: str, tmp_path:
     with running_api(filled_database_url, tmp_path, API_SHUTDOWN_DELAY_SECONDS="2") as api:
         assert httpx.get(f"{api.url}/ready").json() == {"status": "ready"}
         api.process.send_signal(signal.SIGTERM)
-        time.sleep(0.3)
-        # Still serving during the delay, but telling load balancers to go away.
-        ready = httpx.get(f"{api.url}/ready")
+        # Still serving during the delay, but telling load balancers to go away (polled: the
+        # signal takes a moment to arrive).
+        deadline = time.monotonic() + 2
+        while (ready := httpx.get(f"{api.url}/ready")).status_code != 503:
+            assert time.monotonic() < deadline, "never turned not-ready"
+            time.sleep(0.02)
         assert ready.status_code == 503
         assert ready.json() == {"status": "shutting down"}
         assert httpx.get(f"{api.url}/health").status_code == 200

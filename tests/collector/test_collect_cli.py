@@ -40,6 +40,11 @@ def runs(database_url: str) -> int:
             "--start-date 2026-02-02 is after --end-date 2026-02-01",
             id="start-after-end",
         ),
+        pytest.param(
+            ["--start-date", "2999-01-01"],
+            "--start-date 2999-01-01 is in the future",
+            id="start-in-the-future",
+        ),
     ],
 )
 def test_bad_arguments_exit_2_before_anything_happens(
@@ -96,3 +101,43 @@ def test_runs_left_running_by_a_killed_collector_are_closed(database_url: str) -
     assert statuses[0] == ("failed", "interrupted: the collector stopped before the run finished")
     assert statuses[1][0] == "failed"
     assert "processor_unavailable" in (statuses[1][1] or "")
+
+
+def test_old_runs_are_pruned_but_the_latest_of_each_kind_is_kept(database_url: str) -> None:
+    """SYNC_RUN_RETENTION_DAYS bounds the history; what the freshness metrics read survives,
+    and the Oura request totals do not shrink."""
+    with psycopg.connect(database_url, autocommit=True) as conn:
+        conn.execute(
+            """INSERT INTO sync_runs (started_at, finished_at, status, data_types, counts)
+               SELECT now() - make_interval(days => d), now() - make_interval(days => d),
+                      s, ARRAY['tag'], '{"oura_requests": {"tag 200": 1}}'
+               FROM (VALUES (300, 'succeeded'), (200, 'succeeded'), (150, 'failed'),
+                            (120, 'succeeded'), (5, 'succeeded')) AS v(d, s)"""
+        )
+        conn.execute(  # the latest successes of `tag` (300 days ago) and `sleep` (200): kept
+            """INSERT INTO sync_run_types (run_id, data_type, status, finished_at)
+               SELECT run_id, CASE WHEN started_at < now() - interval '250 days'
+                                   THEN 'tag' ELSE 'sleep' END, 'succeeded', finished_at
+               FROM sync_runs
+               WHERE status = 'succeeded' AND started_at < now() - interval '190 days'"""
+        )
+    env = {**environ(database_url), "SYNC_RUN_RETENTION_DAYS": "30"}
+
+    assert cli.run(["collect", "--no-progress", "--data-types", "tag"], env) == 1
+
+    with psycopg.connect(database_url) as conn:
+        left = conn.execute(
+            "SELECT (now() - started_at) > interval '1 day', status,"
+            " round(extract(epoch FROM now() - started_at) / 86400)"
+            " FROM sync_runs ORDER BY started_at"
+        ).fetchall()
+        total = conn.execute("SELECT total FROM collector_totals WHERE key = 'tag 200'").fetchone()
+    # Gone: 150 days (failed, no longer the latest failure) and 120 days (nothing needs it).
+    assert [(old, status) for old, status, _ in left] == [
+        (True, "succeeded"),
+        (True, "succeeded"),
+        (True, "succeeded"),
+        (False, "failed"),
+    ]
+    assert [days for _, _, days in left][:3] == [300, 200, 5]
+    assert total == (5,)

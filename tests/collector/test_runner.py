@@ -96,7 +96,7 @@ def run(
                 )
             run_id = await state.start_run(conn, names, window.start, window.end)
             runner = Runner(
-                conn=conn,
+                book=state.Bookkeeping(database_url, conn),
                 run_id=run_id,
                 fetcher=oura,
                 ingestor=processor,
@@ -210,7 +210,7 @@ def test_progress_bars_on_a_terminal(database_url: str) -> None:
             run_id = await state.start_run(conn, names, WINDOW.start, WINDOW.end)
             with BarProgress(console) as bars:
                 runner = Runner(
-                    conn=conn,
+                    book=state.Bookkeeping(database_url, conn),
                     run_id=run_id,
                     fetcher=FakeOura(),
                     ingestor=FakeProcessor(failing_type="tag"),

@@ -8,9 +8,10 @@ from collections.abc import Iterator
 import httpx
 import psycopg
 import pytest
+from fastapi.testclient import TestClient
 
 from myhealth.oura.catalog import DATA_TYPES
-from myhealth.processor.server import running
+from myhealth.processor.server import create_app, running
 
 from .support import INGEST_TOKEN, example_documents, processor_settings
 
@@ -155,3 +156,24 @@ def test_a_failing_batch_leaves_nothing_behind(
     assert response.status_code == 500
     assert "refused by test trigger" in response.json()["detail"]
     assert stored_rows(db) == 0
+
+
+def test_unexpected_errors_log_no_document_content(
+    database_url: str, capfd: pytest.CaptureFixture[str]
+) -> None:
+    """A bug's error message can quote the document being processed (health data): the
+    handler logs the error's type and where it was raised, never its message or traceback
+    text (it used to log the whole traceback, message included)."""
+    app = create_app(processor_settings(database_url))
+
+    @app.get("/boom")
+    async def boom() -> None:
+        raise ValueError("could not handle {'score': 'secret-value-4711'}")
+
+    with TestClient(app, raise_server_exceptions=False) as test_client:
+        response = test_client.get("/boom")
+    logged = capfd.readouterr()
+    assert response.status_code == 500
+    assert response.json() == {"detail": "internal server error"}
+    assert "secret-value-4711" not in logged.out + logged.err
+    assert "ValueError" in logged.out + logged.err

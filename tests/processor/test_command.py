@@ -57,9 +57,11 @@ def test_serves_then_drains_on_sigterm(database_url: str) -> None:
         assert response.status_code == 200
 
         process.send_signal(signal.SIGTERM)
-        time.sleep(0.5)
-        ready = httpx.get(f"{url}/ready", timeout=5)  # still serving, but no longer ready
-        assert ready.status_code == 503
+        # Still serving, but no longer ready: polled, the signal takes a moment to arrive.
+        deadline = time.monotonic() + 5
+        while (ready := httpx.get(f"{url}/ready", timeout=5)).status_code != 503:
+            assert time.monotonic() < deadline, "never turned not-ready"
+            time.sleep(0.02)
         assert ready.json() == {"detail": "shutting down"}
         assert httpx.get(f"{url}/health", timeout=5).status_code == 200
 

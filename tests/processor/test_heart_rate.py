@@ -111,3 +111,36 @@ def test_concurrent_overlapping_batches_do_not_deadlock(
 
     assert statuses == [200, 200, 200, 200]
     assert db.execute("SELECT count(*) FROM heart_rate").fetchone() == (2000,)
+
+
+def test_heart_rate_reads_are_paged(client: httpx.Client, db: psycopg.Connection) -> None:
+    """An unbounded answer was 85 MB; now pages of at most `limit` samples, following
+    `next_cursor` yields every sample exactly once, and a forged cursor is a 422."""
+    db.execute(
+        """INSERT INTO heart_rate ("timestamp", source, bpm)
+           SELECT timestamptz '2024-01-01 00:00:00.123456Z' + n * interval '1 minute',
+                  source, 60
+           FROM generate_series(0, 249) AS n, unnest(ARRAY['awake', 'rest']) AS source"""
+    )
+    seen: list[tuple[str, str]] = []
+    pages = 0
+    cursor: str | None = None
+    while True:
+        params = {"limit": "120", **({"cursor": cursor} if cursor else {})}
+        body = client.get("/api/v1/metrics/heartrate", params=params).json()
+        assert len(body["data"]) <= 120
+        seen.extend((sample["timestamp"], sample["source"]) for sample in body["data"])
+        pages += 1
+        cursor = body["next_cursor"]
+        if cursor is None:
+            break
+    assert pages == 5
+    assert len(seen) == 500
+    assert len(set(seen)) == 500
+    assert seen == sorted(seen)
+
+    bad = client.get("/api/v1/metrics/heartrate", params={"cursor": "not-a-cursor"})
+    assert bad.status_code == 422
+    assert "cursor" in bad.json()["detail"]
+    too_many = client.get("/api/v1/metrics/heartrate", params={"limit": "1000000"})
+    assert too_many.status_code == 422

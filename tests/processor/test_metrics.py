@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import datetime as dt
 import re
+import time
 from pathlib import Path
 
 import httpx
@@ -173,3 +174,61 @@ def test_rejected_requests_are_counted_by_reason(client: httpx.Client) -> None:
     assert value(s, rejected, reason="unknown_type") == 1
     assert value(s, rejected, reason="unauthorized") == 1
     assert value(s, rejected, reason="too_large") == 0
+
+
+def test_a_far_future_heart_rate_sample_does_not_break_the_refresh(
+    client: httpx.Client, db: psycopg.Connection
+) -> None:
+    """A stored sample dated year 10000 cannot become a Python date; the refresh used to fail
+    on it, leaving every database-derived metric stale (and `myhealth_db_up` at 0)."""
+    db.execute(
+        "INSERT INTO heart_rate (timestamp, source, bpm) VALUES ('10000-01-01 12:00Z', 'x', 60)"
+    )
+    db.execute(
+        "INSERT INTO quarantined_documents (data_type, document, reason)"
+        " VALUES ('sleep', '{}', 'r')"
+    )
+
+    s = scrape(client)
+
+    year_10000 = ((dt.date(9999, 12, 31) - dt.date(1970, 1, 1)).days + 1) * 86_400.0
+    newest = "myhealth_data_newest_day_timestamp_seconds"
+    assert value(s, newest, data_type="heartrate") == year_10000
+    assert value(s, "myhealth_quarantined_documents", data_type="sleep") == 1
+    assert value(s, "myhealth_db_up", service="processor") == 1
+
+
+def test_scrape_stays_fast_with_a_long_collector_history(
+    client: httpx.Client, db: psycopg.Connection
+) -> None:
+    """100,000 recorded runs (a year of five-minute runs is 105,120): the scrape used to
+    expand the JSON counts of every run (2.3 s at a year, and `myhealth_db_up` 0 beyond its
+    timeout); now the totals are kept as runs are written and the rest are index probes."""
+    db.execute(
+        """INSERT INTO sync_runs (started_at, finished_at, status, data_types, counts)
+           SELECT now() - n * interval '5 minutes',
+                  now() - n * interval '5 minutes' + interval '1 min',
+                  CASE WHEN n % 50 = 0 THEN 'failed' ELSE 'succeeded' END, '{daily_sleep}',
+                  jsonb_build_object('documents', jsonb_build_object('daily_sleep', 1),
+                                     'oura_requests', jsonb_build_object('daily_sleep 200', 2),
+                                     'oura_retries', jsonb_build_object('timeout', n % 2))
+           FROM generate_series(1, 100000) AS n"""
+    )
+    db.execute(
+        """INSERT INTO sync_run_types (run_id, data_type, status, finished_at)
+           SELECT run_id, 'daily_sleep', status, finished_at FROM sync_runs"""
+    )
+    db.execute("ANALYZE")
+    scrape(client)  # the first one also warms up connections and plans
+
+    durations = []
+    for _ in range(5):
+        started = time.perf_counter()
+        s = scrape(client)
+        durations.append(time.perf_counter() - started)
+
+    assert value(s, "myhealth_oura_requests_total", route="daily_sleep", status="200") == 200_000
+    assert value(s, "myhealth_oura_retries_total", reason="timeout") == 50_000
+    assert value(s, "myhealth_collector_runs", status="succeeded") > 0
+    assert value(s, "myhealth_db_up", service="processor") == 1
+    assert min(durations) < 0.1, durations

@@ -60,7 +60,8 @@ def test_heart_rate_range_is_by_utc_date(client: httpx.Client) -> None:
         "data": [
             {"bpm": 60, "source": "rest", "timestamp": "2024-01-02T05:59:59+00:00"},
             {"bpm": 61, "source": "rest", "timestamp": "2024-01-02T23:59:59+00:00"},
-        ]
+        ],
+        "next_cursor": None,  # one page holds them all
     }
 
 

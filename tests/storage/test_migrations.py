@@ -2,6 +2,11 @@
 
 from __future__ import annotations
 
+import os
+import subprocess
+import sys
+import time
+
 import psycopg
 import pytest
 
@@ -53,6 +58,7 @@ BOOKKEEPING = {
     "sync_run_types",
     "oauth_tokens",
     "schema_migrations",
+    "collector_totals",
 }
 
 
@@ -121,3 +127,56 @@ def test_migrate_with_unreachable_database_is_one_line(
     assert err.startswith("myhealth migrate: cannot reach the database at 127.0.0.1:")
     assert "\n" not in err
     assert "secret" not in err  # the password never reaches the terminal
+
+
+def test_three_concurrent_first_migrations_all_succeed(empty_database_url: str) -> None:
+    """Pods starting at once against an empty database all exit 0.
+
+    To make "at once" certain, a gate transaction creates `schema_migrations` uncommitted:
+    every migrate that gets as far as creating it waits on the gate; once all three wait, the
+    gate rolls back and they race. Before the advisory lock covered the creation of
+    `schema_migrations`, the losers failed on a duplicate catalog entry (28 of 45 in the
+    attack run); now two of them wait on the lock instead.
+    """
+    url = empty_database_url
+    env = {**os.environ, "DATABASE_URL": url, "LOG_LEVEL": "warning"}
+    with psycopg.connect(url) as gate:
+        gate.execute("CREATE TABLE schema_migrations (version integer PRIMARY KEY)")
+        runs = [
+            subprocess.Popen(
+                [sys.executable, "-m", "myhealth", "migrate"],
+                env=env,
+                stdout=subprocess.PIPE,
+                stderr=subprocess.PIPE,
+                text=True,
+            )
+            for _ in range(3)
+        ]
+        try:
+            deadline = time.monotonic() + 60
+            while _waiting_on_locks(url, gate) < 3:
+                assert time.monotonic() < deadline, "the migrate runs never reached the gate"
+                assert all(run.poll() is None for run in runs), "a migrate run exited early"
+                time.sleep(0.05)
+            gate.rollback()
+            outcomes = [(run.wait(timeout=60), run.communicate()[1]) for run in runs]
+        finally:
+            for run in runs:
+                if run.poll() is None:
+                    run.kill()
+                    run.wait()
+    assert [code for code, _ in outcomes] == [0, 0, 0], outcomes
+    with psycopg.connect(url) as conn:
+        versions = [v for (v,) in conn.execute("SELECT version FROM schema_migrations")]
+    assert sorted(versions) == [m.version for m in migrate.available()]
+
+
+def _waiting_on_locks(url: str, gate: psycopg.Connection) -> int:
+    """Sessions of the database (other than the gate) blocked on a lock."""
+    with psycopg.connect(url, autocommit=True) as conn:
+        row = conn.execute(
+            "SELECT count(*) FROM pg_stat_activity WHERE datname = current_database()"
+            " AND wait_event_type = 'Lock' AND pid <> %s",
+            (gate.info.backend_pid,),
+        ).fetchone()
+    return int(row[0]) if row else 0

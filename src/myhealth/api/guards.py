@@ -20,7 +20,12 @@ Network = ipaddress.IPv4Network | ipaddress.IPv6Network
 
 class ClientAddress:
     """The client's address: the socket peer, or, when the peer is a trusted proxy, the
-    right-most untrusted address of `X-Forwarded-For` (the left part is client-controlled)."""
+    right-most untrusted address of `X-Forwarded-For` (the left part is client-controlled).
+
+    Always an IP address in canonical form (rate-limiter buckets are keyed by it): a hop that
+    is not an IP address means the chain cannot be believed, and the peer is used instead;
+    otherwise arbitrary strings would each get a bucket of their own.
+    """
 
     def __init__(self, trusted_proxies: Iterable[str]) -> None:
         self.trusted: tuple[Network, ...] = tuple(
@@ -43,8 +48,16 @@ class ClientAddress:
         hops = [hop.strip() for value in forwarded for hop in value.split(",") if hop.strip()]
         for hop in reversed(hops):
             if not self._is_trusted(hop):
-                return hop
-        return hops[0] if hops else peer
+                return _canonical(hop) or peer
+        return (_canonical(hops[0]) if hops else None) or peer
+
+
+def _canonical(address: str) -> str | None:
+    """`address` as a canonical IP address string, or None when it is not one."""
+    try:
+        return str(ipaddress.ip_address(address))
+    except ValueError:
+        return None
 
 
 @dataclass
@@ -120,56 +133,6 @@ class RateLimitMiddleware:
             await response(scope, receive, send)
             return
         await self.app(scope, receive, send)
-
-
-class _BodyTooLarge(Exception):
-    pass
-
-
-class BodyLimitMiddleware:
-    """413 for bodies larger than `max_bytes`, by Content-Length or while streaming."""
-
-    def __init__(self, app: ASGIApp, max_bytes: int) -> None:
-        self.app = app
-        self.max_bytes = max_bytes
-
-    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] != "http":
-            await self.app(scope, receive, send)
-            return
-        too_large = _error(413, f"request body larger than {self.max_bytes} bytes")
-        length = Headers(scope=scope).get("content-length")
-        if length is not None:
-            if not length.isdigit():
-                await _error(400, "invalid Content-Length")(scope, receive, send)
-                return
-            if int(length) > self.max_bytes:
-                await too_large(scope, receive, send)
-                return
-        received = 0
-        started = False
-
-        async def limited_receive() -> Message:
-            nonlocal received
-            message = await receive()
-            if message["type"] == "http.request":
-                received += len(message.get("body", b""))
-                if received > self.max_bytes:
-                    raise _BodyTooLarge
-            return message
-
-        async def tracking_send(message: Message) -> None:
-            nonlocal started
-            if message["type"] == "http.response.start":
-                started = True
-            await send(message)
-
-        try:
-            await self.app(scope, limited_receive, tracking_send)
-        except _BodyTooLarge:
-            if started:
-                raise
-            await too_large(scope, receive, send)
 
 
 class TimeoutMiddleware:

@@ -7,6 +7,7 @@ aggregated by PostgreSQL (`date_trunc`), never in Python loops.
 
 from __future__ import annotations
 
+import asyncio
 import datetime as dt
 from dataclasses import dataclass
 from typing import Any, LiteralString
@@ -74,11 +75,24 @@ TREND_METRICS: dict[str, TrendSource] = {
 }
 
 
+# Of the pool's 10 connections, at most this many serve heavy reads at once.
+HEAVY_QUERY_LIMIT = 4
+
+
 class Reader:
     """The API's read access to PostgreSQL, through a connection pool."""
 
-    def __init__(self, pool: AsyncConnectionPool, *, statement_timeout_ms: int) -> None:
+    def __init__(
+        self,
+        pool: AsyncConnectionPool,
+        *,
+        statement_timeout_ms: int,
+        heavy_queries: int = HEAVY_QUERY_LIMIT,
+    ) -> None:
         self.pool = pool
+        # Heavy reads (heart-rate trends: up to years of samples) wait for one of a few slots,
+        # so a burst of them never takes every pooled connection from the cheap requests.
+        self._heavy = asyncio.Semaphore(heavy_queries)
         self._prelude = sql.SQL(
             "SET TRANSACTION READ ONLY; SET LOCAL statement_timeout = {}"
         ).format(sql.Literal(int(statement_timeout_ms)))
@@ -147,6 +161,9 @@ class Reader:
                 """
             ).format(column=sql.Identifier(source.column), relation=sql.Identifier(source.relation))
         params = {"bucket": bucket, "start": start, "end": end, "tz": timezone}
+        if source.relation == HEART_RATE:
+            async with self._heavy:
+                return await self._fetch(query, params)
         return await self._fetch(query, params)
 
     async def dashboard(self) -> dict[str, Any]:

@@ -10,6 +10,7 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Depends, HTTPException, Path, Query, Request
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from prometheus_client import CollectorRegistry, Gauge
+from psycopg_pool import AsyncConnectionPool
 from pydantic import BeforeValidator
 from starlette.responses import JSONResponse, Response
 
@@ -29,6 +30,7 @@ class ApiContext:
 
     settings: ApiSettings
     reader: Reader
+    probe_pool: AsyncConnectionPool  # readiness only: a busy reader pool is not a dead database
     registry: CollectorRegistry
     db_up: Gauge
     draining: bool = field(default=False)
@@ -73,10 +75,15 @@ def require_token(
     challenge = {"WWW-Authenticate": 'Bearer error="invalid_token"'}
     if credentials is None:
         raise HTTPException(401, "missing bearer token", headers={"WWW-Authenticate": "Bearer"})
+    settings = context.settings
+    secret = settings.JWT_SECRET.get_secret_value()
+    required_kid = (
+        tokens.key_id(secret, settings.API_KEY.get_secret_value())
+        if settings.JWT_REQUIRE_CURRENT_API_KEY
+        else None
+    )
     try:
-        return tokens.verify(
-            context.settings.JWT_SECRET.get_secret_value(), credentials.credentials
-        )
+        return tokens.verify(secret, credentials.credentials, kid=required_kid)
     except tokens.InvalidToken as exc:
         raise HTTPException(401, str(exc), headers=challenge) from None
 
@@ -146,7 +153,9 @@ async def login(body: models.LoginRequest, context: Context) -> models.TokenResp
     settings = context.settings
     if not tokens.api_key_matches(settings.API_KEY.get_secret_value(), body.api_key):
         raise HTTPException(401, "invalid API key")
-    token = tokens.issue(settings.JWT_SECRET.get_secret_value(), settings.JWT_TTL_SECONDS)
+    secret = settings.JWT_SECRET.get_secret_value()
+    kid = tokens.key_id(secret, settings.API_KEY.get_secret_value())
+    token = tokens.issue(secret, settings.JWT_TTL_SECONDS, kid=kid)
     return models.TokenResponse(access_token=token, expires_in=settings.JWT_TTL_SECONDS)
 
 
@@ -268,7 +277,7 @@ async def health() -> models.Status:
 async def ready(context: Context) -> Response:
     if context.draining:
         return JSONResponse({"status": "shutting down"}, status_code=503)
-    up = await ping(context.reader.pool)
+    up = await ping(context.probe_pool)
     context.db_up.labels("api").set(1 if up else 0)
     if not up:
         return JSONResponse({"status": "database unavailable"}, status_code=503)

@@ -27,11 +27,12 @@ from myhealth.api.docs import docs_router
 from myhealth.api.queries import Reader
 from myhealth.api.routes import ApiContext, data, probes, public
 from myhealth.platform import logging as mh_logging
+from myhealth.platform.body_limit import BodyLimitMiddleware
 from myhealth.platform.config import ApiSettings, load
 from myhealth.platform.errors import UserFacingError
 from myhealth.platform.http import serve, uvicorn_config
 from myhealth.platform.metrics import HttpMetrics, PoolMetrics, instrument, new_registry
-from myhealth.storage.db import create_pool, describe
+from myhealth.storage.db import create_pool, create_probe_pool, describe
 
 SERVICE = "api"
 DOCS_URL = "/docs"
@@ -67,6 +68,7 @@ def _validation_detail(exc: RequestValidationError) -> str:
 def create_app(settings: ApiSettings, *, pool: AsyncConnectionPool | None = None) -> FastAPI:
     """The whole API. Opens (and later closes) `pool`, or a pool it creates from settings."""
     pool = pool or create_pool(settings.database_url, min_size=1, max_size=10, name=SERVICE)
+    probe_pool = create_probe_pool(settings.database_url, name=SERVICE)
     registry = new_registry(SERVICE)
     http_metrics = HttpMetrics(registry, SERVICE)
     registry.register(PoolMetrics(pool, SERVICE))
@@ -82,6 +84,7 @@ def create_app(settings: ApiSettings, *, pool: AsyncConnectionPool | None = None
     context = ApiContext(
         settings=settings,
         reader=Reader(pool, statement_timeout_ms=statement_timeout_ms),
+        probe_pool=probe_pool,
         registry=registry,
         db_up=db_up,
     )
@@ -89,9 +92,11 @@ def create_app(settings: ApiSettings, *, pool: AsyncConnectionPool | None = None
     @asynccontextmanager
     async def lifespan(_: FastAPI) -> AsyncIterator[None]:
         await pool.open(wait=False)
+        await probe_pool.open(wait=False)
         try:
             yield
         finally:
+            await probe_pool.close()
             await pool.close()
 
     app = FastAPI(
@@ -131,7 +136,7 @@ def create_app(settings: ApiSettings, *, pool: AsyncConnectionPool | None = None
     # Middlewares, innermost first: time limit, body limit, rate limit, CORS (so even a 429
     # is readable by an allowed browser origin), security headers; metrics/logging outermost.
     app.add_middleware(guards.TimeoutMiddleware, seconds=settings.API_REQUEST_TIMEOUT_SECONDS)
-    app.add_middleware(guards.BodyLimitMiddleware, max_bytes=settings.API_MAX_BODY_BYTES)
+    app.add_middleware(BodyLimitMiddleware, max_bytes=settings.API_MAX_BODY_BYTES)
     app.add_middleware(
         guards.RateLimitMiddleware,
         limiter=guards.RateLimiter(settings.RATE_LIMIT_PER_MINUTE),

@@ -27,9 +27,9 @@ from myhealth.collector.planning import check_explicit, plan_window
 from myhealth.collector.progress import BarProgress, LogProgress, Progress
 from myhealth.collector.runner import Runner, TypeOutcome, TypePlan, run_counts
 from myhealth.oura.catalog import DataType, parse_names
-from myhealth.oura.client import client_from_settings
+from myhealth.oura.client import OuraClient, client_from_settings
 from myhealth.platform.config import CollectorSettings, load
-from myhealth.platform.errors import UserFacingError
+from myhealth.platform.errors import ErrorCode, UserFacingError
 from myhealth.platform.logging import configure, get_logger
 
 log = get_logger("myhealth.collector")
@@ -40,6 +40,8 @@ EXIT_LOCKED = 3
 
 
 class RunInProgress(UserFacingError):
+    code = ErrorCode.RUN_IN_PROGRESS
+
     def __init__(self, holder: tuple[int, dt.datetime] | None) -> None:
         which = (
             f"run {holder[0]}, started {holder[1].astimezone(dt.UTC):%Y-%m-%d %H:%M:%S} UTC"
@@ -59,6 +61,11 @@ def command(args: argparse.Namespace, environ: Mapping[str, str]) -> int:
         print(f"myhealth collect: {exc}", file=sys.stderr)
         return EXIT_USAGE
     settings = load(CollectorSettings, environ)
+    try:  # "today" needs USER_TIMEZONE, so this check comes after the settings
+        check_explicit(args.start_date, args.end_date, settings.today())
+    except ValueError as exc:
+        print(f"myhealth collect: {exc}", file=sys.stderr)
+        return EXIT_USAGE
     configure("collector", settings.LOG_LEVEL)
     bars = not getattr(args, "no_progress", False) and sys.stderr.isatty()
     progress: Progress = BarProgress() if bars else LogProgress()
@@ -119,40 +126,68 @@ async def collect(
             max(plan.window.end for plan in plans),
         )
         log.info("collect_run_started", run_id=run_id, data_types=len(names))
-        outcomes: list[TypeOutcome] = []
-        counts: dict[str, Any] = {}
+        book = state.Bookkeeping(settings.database_url, conn)
         try:
-            ingest_token = (
-                settings.INGEST_TOKEN.get_secret_value() if settings.INGEST_TOKEN else None
+            return await _collect_run(settings, book, run_id, plans, oura, progress, today, started)
+        finally:
+            await book.close()
+
+
+async def _collect_run(
+    settings: CollectorSettings,
+    book: state.Bookkeeping,
+    run_id: int,
+    plans: list[TypePlan],
+    oura: OuraClient,
+    progress: Progress,
+    today: dt.date,
+    started: float,
+) -> int:
+    """The run itself, once recorded: every type, then the run's row closed, whatever
+    happens (a database restart on the way only reopens the bookkeeping connection)."""
+    outcomes: list[TypeOutcome] = []
+    counts: dict[str, Any] = {}
+    try:
+        ingest_token = settings.INGEST_TOKEN.get_secret_value() if settings.INGEST_TOKEN else None
+        async with (
+            ProcessorClient(str(settings.PROCESSOR_URL), ingest_token) as processor,
+            oura,
+        ):
+            runner = Runner(
+                book=book,
+                run_id=run_id,
+                fetcher=oura,
+                ingestor=processor,
+                progress=progress,
+                tz=settings.timezone,
+                today=today,
+                batch_size=settings.COLLECT_BATCH_SIZE,
+                concurrency=settings.COLLECT_CONCURRENCY,
             )
-            async with (
-                ProcessorClient(str(settings.PROCESSOR_URL), ingest_token) as processor,
-                oura,
-            ):
-                runner = Runner(
-                    conn=conn,
-                    run_id=run_id,
-                    fetcher=oura,
-                    ingestor=processor,
-                    progress=progress,
-                    tz=settings.timezone,
-                    today=today,
-                    batch_size=settings.COLLECT_BATCH_SIZE,
-                    concurrency=settings.COLLECT_CONCURRENCY,
+            with progress:
+                outcomes = await runner.run(plans)
+            counts = run_counts(outcomes, oura.stats)
+    except BaseException as exc:
+        error = state.INTERRUPTED if not isinstance(exc, Exception) else f"crashed: {exc!r}"
+        counts = counts or run_counts(outcomes, oura.stats)
+        await asyncio.shield(
+            book.run(
+                lambda conn: state.finish_run(
+                    conn, run_id, succeeded=False, counts=counts, error=error
                 )
-                with progress:
-                    outcomes = await runner.run(plans)
-                counts = run_counts(outcomes, oura.stats)
-        except BaseException as exc:
-            error = state.INTERRUPTED if not isinstance(exc, Exception) else f"crashed: {exc!r}"
-            counts = counts or run_counts(outcomes, oura.stats)
-            await asyncio.shield(
-                state.finish_run(conn, run_id, succeeded=False, counts=counts, error=error)
             )
-            raise
-        failed = [outcome for outcome in outcomes if not outcome.succeeded]
-        summary = "\n".join(f"{outcome.name}: {outcome.error}" for outcome in failed) or None
-        await state.finish_run(conn, run_id, succeeded=not failed, counts=counts, error=summary)
+        )
+        raise
+    failed = [outcome for outcome in outcomes if not outcome.succeeded]
+    summary = "\n".join(f"{outcome.name}: {outcome.error}" for outcome in failed) or None
+    await book.run(
+        lambda conn: state.finish_run(
+            conn, run_id, succeeded=not failed, counts=counts, error=summary
+        )
+    )
+    retention = settings.SYNC_RUN_RETENTION_DAYS
+    if pruned := await book.run(lambda conn: state.prune_runs(conn, retention)):
+        log.info("collect_old_runs_pruned", runs=pruned)
     return _report(run_id, outcomes, failed, time.monotonic() - started)
 
 

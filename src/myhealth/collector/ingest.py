@@ -31,6 +31,7 @@ from typing import Any
 import httpx
 
 from myhealth.platform.bounded_json import document_text
+from myhealth.platform.errors import CodedError, ErrorCode
 from myhealth.platform.logging import get_logger
 
 INGEST_PATH = "/api/v1/ingest"
@@ -40,22 +41,22 @@ RETRIED_STATUSES = frozenset({502, 503, 504})
 log = get_logger("myhealth.collector")
 
 
-class ProcessorError(Exception):
+class ProcessorError(CodedError):
     """The processor did not acknowledge a batch."""
 
-    code = "processor_error"
+    code = ErrorCode.PROCESSOR_ERROR
 
 
 class ProcessorUnavailable(ProcessorError):
     """Unreachable, timing out or answering 502/503/504, even after retries."""
 
-    code = "processor_unavailable"
+    code = ErrorCode.PROCESSOR_UNAVAILABLE
 
 
 class ProcessorRefused(ProcessorError):
     """The processor refused the batch as a whole (401, 422, 500...): not retried."""
 
-    code = "processor_refused"
+    code = ErrorCode.PROCESSOR_REFUSED
 
     def __init__(self, message: str, *, status: int | None = None) -> None:
         super().__init__(message)

@@ -28,9 +28,15 @@ class Window:
         return (self.end - self.start).days + 1
 
 
-def check_explicit(start: dt.date | None, end: dt.date | None) -> None:
+def check_explicit(
+    start: dt.date | None, end: dt.date | None, today: dt.date | None = None
+) -> None:
+    """Refuse a window that cannot hold a day: reversed, or (with `today`, in the owner's
+    time zone) starting after the default end of today."""
     if start is not None and end is not None and start > end:
         raise PlanningError(f"--start-date {start} is after --end-date {end}")
+    if today is not None and end is None and start is not None and start > today:
+        raise PlanningError(f"--start-date {start} is in the future (today is {today})")
 
 
 def plan_window(

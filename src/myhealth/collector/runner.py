@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import asyncio
 import datetime as dt
-import re
+import functools
 from collections import Counter
 from collections.abc import AsyncIterator, Sequence
 from dataclasses import dataclass, field
@@ -21,11 +21,13 @@ from typing import Any, Protocol
 import psycopg
 
 from myhealth.collector import state
-from myhealth.collector.ingest import IngestResult
+from myhealth.collector.ingest import IngestResult, ProcessorError
 from myhealth.collector.planning import Window, checkpoint_after
 from myhealth.collector.progress import Progress
 from myhealth.oura.catalog import DataType
 from myhealth.oura.days import document_day
+from myhealth.oura.errors import OuraError
+from myhealth.platform.errors import CodedError, ErrorCode
 from myhealth.platform.logging import get_logger
 
 log = get_logger("myhealth.collector")
@@ -40,11 +42,13 @@ HEARTRATE_BATCH_FACTOR = 10
 
 # What a user should do about failures whose message does not already say it (the Oura
 # client's 401/403/426 messages do); docs/troubleshooting.md has the detail.
-HINTS: dict[str, str] = {
-    "RateLimitExhausted": "Oura's rate limit; the next run picks up from the checkpoint",
-    "PaginationError": "Oura's paging looped; the next run tries again",
-    "ProcessorUnavailable": "is `myhealth processor` running at PROCESSOR_URL?",
-    "ProcessorRefused": "check INGEST_TOKEN and that collector and processor versions match",
+HINTS: dict[ErrorCode, str] = {
+    ErrorCode.RATE_LIMIT_EXHAUSTED: "Oura's rate limit; the next run picks up from the checkpoint",
+    ErrorCode.PAGINATION_ERROR: "Oura's paging looped; the next run tries again",
+    ErrorCode.PROCESSOR_UNAVAILABLE: "is `myhealth processor` running at PROCESSOR_URL?",
+    ErrorCode.PROCESSOR_REFUSED: (
+        "check INGEST_TOKEN and that collector and processor versions match"
+    ),
 }
 
 
@@ -83,32 +87,30 @@ class TypeOutcome:
     documents: int = 0
     totals: IngestResult = field(default_factory=IngestResult)
     error: str | None = None
-    error_code: str | None = None
+    error_code: ErrorCode | None = None
 
     @property
     def succeeded(self) -> bool:
         return self.error is None
 
 
-# Failures the product expects (Oura or processor trouble); anything else is a bug and is
-# logged with its traceback.
-EXPECTED_BASES = {"OuraError", "ProcessorError"}
-
-
-def error_code(exc: BaseException) -> str:
-    """`ReauthenticationRequired` -> `reauthentication_required`: stable, greppable, short."""
-    return re.sub(r"(?<!^)(?=[A-Z])", "_", type(exc).__name__).lower()
+def error_code(exc: BaseException) -> ErrorCode:
+    """The failure's explicit code (`ErrorCode.ERROR` for an error that has none: a bug)."""
+    return exc.code if isinstance(exc, CodedError) else ErrorCode.ERROR
 
 
 def is_expected(exc: BaseException) -> bool:
-    return any(cls.__name__ in EXPECTED_BASES for cls in type(exc).__mro__)
+    """Failures the product expects (Oura or processor trouble); anything else is a bug and
+    is logged with its traceback."""
+    return isinstance(exc, OuraError | ProcessorError)
 
 
 def describe_failure(exc: BaseException) -> str:
     """One line for the run record and the summary: code, message and what to do."""
     message = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
-    hint = next((HINTS[cls.__name__] for cls in type(exc).__mro__ if cls.__name__ in HINTS), None)
-    line = f"{error_code(exc)}: {message}"
+    code = error_code(exc)
+    hint = HINTS.get(code)
+    line = f"{code.value}: {message}"
     return f"{line} ({hint})" if hint else line
 
 
@@ -116,7 +118,7 @@ class Runner:
     def __init__(
         self,
         *,
-        conn: psycopg.AsyncConnection[Any],
+        book: state.Bookkeeping,
         run_id: int,
         fetcher: Fetcher,
         ingestor: Ingestor,
@@ -126,7 +128,7 @@ class Runner:
         batch_size: int,
         concurrency: int,
     ) -> None:
-        self._conn = conn
+        self._book = book
         self._run_id = run_id
         self._fetcher = fetcher
         self._ingestor = ingestor
@@ -135,14 +137,10 @@ class Runner:
         self._today = today
         self._batch_size = batch_size
         self._slots = asyncio.Semaphore(concurrency)
-        # One connection serves every type; its transactions must not interleave.
-        self._db = asyncio.Lock()
 
     async def run(self, plans: Sequence[TypePlan]) -> list[TypeOutcome]:
         for plan in plans:
-            await state.start_type(
-                self._conn, self._run_id, plan.data_type.name, plan.window.start, plan.window.end
-            )
+            await self._book.run(functools.partial(self._start_type, plan))
             self._progress.add(plan.data_type.name, plan.window)
         try:
             await self._ingestor.check()
@@ -162,6 +160,11 @@ class Runner:
         outcomes = await asyncio.gather(*(self._collect(plan) for plan in ordered))
         by_name = {outcome.name: outcome for outcome in outcomes}
         return [by_name[plan.data_type.name] for plan in plans]
+
+    async def _start_type(self, plan: TypePlan, conn: psycopg.AsyncConnection[Any]) -> None:
+        await state.start_type(
+            conn, self._run_id, plan.data_type.name, plan.window.start, plan.window.end
+        )
 
     async def _collect(self, plan: TypePlan) -> TypeOutcome:
         name = plan.data_type.name
@@ -186,15 +189,16 @@ class Runner:
         if interrupted:
             outcome.error = state.INTERRUPTED
         checkpoint = checkpoint_after(plan.window, self._today) if outcome.succeeded else None
-        async with self._db:
-            await state.finish_type(
-                self._conn,
+        await self._book.run(
+            lambda conn: state.finish_type(
+                conn,
                 self._run_id,
                 outcome.name,
                 documents=outcome.documents,
                 error=outcome.error,
                 checkpoint=checkpoint,
             )
+        )
         self._progress.finish(outcome.name, documents=outcome.documents, error=outcome.error)
 
     async def _stream(self, plan: TypePlan, outcome: TypeOutcome) -> None:
@@ -258,6 +262,6 @@ def run_counts(outcomes: Sequence[TypeOutcome], stats: RequestStats | None) -> d
         "oura_requests": {f"{route} {status}": n for (route, status), n in requests.items()},
         "oura_retries": dict(retries),
         "reauth_required": any(
-            outcome.error_code == "reauthentication_required" for outcome in outcomes
+            outcome.error_code == ErrorCode.REAUTHENTICATION_REQUIRED for outcome in outcomes
         ),
     }

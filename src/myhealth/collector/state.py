@@ -6,15 +6,23 @@ bookkeeping tables of migration 0001 do: `sync_checkpoints`, `sync_runs`, `sync_
 
 from __future__ import annotations
 
+import asyncio
 import datetime as dt
-from collections.abc import AsyncIterator, Iterable, Mapping
+import time
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterable, Mapping
 from contextlib import asynccontextmanager
-from typing import Any
+from typing import Any, TypeVar
 
 import psycopg
 from psycopg.types.json import Jsonb
 
+from myhealth.oura.catalog import ALL_NAMES
+from myhealth.platform.errors import ErrorCode, UserFacingError
+from myhealth.platform.logging import get_logger
 from myhealth.storage.db import CONNECT_TIMEOUT_SECONDS, DatabaseUnavailable
+
+T = TypeVar("T")
+log = get_logger("myhealth.collector")
 
 # pg_try_advisory_lock key shared by every `myhealth collect` against one database
 # (the bytes of "myhealth" read as a big-endian bigint; any constant would do).
@@ -34,6 +42,66 @@ async def connect(url: str) -> AsyncIterator[psycopg.AsyncConnection[Any]]:
         raise DatabaseUnavailable(url, exc) from None
     async with conn:
         yield conn
+
+
+RECONNECT_SECONDS = 60.0  # how long a database restart may take before the run gives up
+RECONNECT_PAUSE_SECONDS = 0.5
+
+
+class RunLockLost(UserFacingError):
+    code = ErrorCode.RUN_LOCK_LOST
+
+    def __init__(self) -> None:
+        super().__init__(
+            "the database restarted and another collector run took the run lock; stopping",
+            exit_code=1,
+        )
+
+
+class Bookkeeping:
+    """The run's bookkeeping connection, reopened (and the run lock retaken) when the database
+    restarts, so a blip neither aborts the run nor leaves its row `running`.
+
+    `run(operation)` applies one operation of this module (each is one statement or one
+    transaction, and safe to apply again) under a lock: concurrent types never interleave
+    their transactions on the one connection. An operation that failed because the
+    connection broke is applied again on a new connection, for up to `RECONNECT_SECONDS`.
+    """
+
+    def __init__(self, url: str, conn: psycopg.AsyncConnection[Any]) -> None:
+        self._url = url
+        self._conn = conn
+        self._lock = asyncio.Lock()
+        self.reconnects = 0
+
+    async def run(self, operation: Callable[[psycopg.AsyncConnection[Any]], Awaitable[T]]) -> T:
+        async with self._lock:
+            deadline = time.monotonic() + RECONNECT_SECONDS
+            while True:
+                try:
+                    if self._conn.closed:
+                        await self._reopen()
+                    return await operation(self._conn)
+                except psycopg.OperationalError:
+                    if not self._conn.closed or time.monotonic() > deadline:
+                        raise  # a live connection refused the statement: not a blip
+                    log.warning("collect_bookkeeping_connection_lost")
+                    await asyncio.sleep(RECONNECT_PAUSE_SECONDS)
+
+    async def _reopen(self) -> None:
+        self._conn = await psycopg.AsyncConnection.connect(
+            self._url, autocommit=True, connect_timeout=CONNECT_TIMEOUT_SECONDS
+        )
+        self.reconnects += 1
+        if not await try_lock(self._conn):
+            await self._conn.close()
+            raise RunLockLost
+        log.warning("collect_bookkeeping_reconnected", reconnects=self.reconnects)
+
+    async def close(self) -> None:
+        """Close a connection this object reopened (the first one belongs to its opener)."""
+        if self.reconnects and not self._conn.closed:
+            await self._conn.close()
 
 
 async def try_lock(conn: psycopg.AsyncConnection[Any]) -> bool:
@@ -100,7 +168,8 @@ async def start_type(
 ) -> None:
     await conn.execute(
         "INSERT INTO sync_run_types (run_id, data_type, status, start_date, end_date)"
-        " VALUES (%s, %s, 'running', %s, %s)",
+        " VALUES (%s, %s, 'running', %s, %s)"
+        " ON CONFLICT (run_id, data_type) DO NOTHING",  # applied again after a reconnect
         (run_id, name, start, end),
     )
 
@@ -148,3 +217,33 @@ async def finish_run(
         " WHERE run_id = %s",
         ("succeeded" if succeeded else "failed", Jsonb(dict(counts)), error, run_id),
     )
+
+
+async def prune_runs(conn: psycopg.AsyncConnection[Any], retention_days: int) -> int:
+    """Delete runs that started more than `retention_days` ago; return how many.
+
+    Kept whatever their age: the latest run of each final status and the run holding each
+    type's latest success, which the processor's freshness metrics read. The Oura request
+    and retry counters are running totals (`collector_totals`) that pruning does not touch.
+    """
+    cur = await conn.execute(
+        """DELETE FROM sync_runs
+           WHERE started_at < now() - make_interval(days => %(days)s)
+             AND status <> 'running'
+             AND run_id NOT IN (
+                 SELECT kept.run_id FROM (
+                     SELECT (SELECT run_id FROM sync_runs r WHERE r.status = s.status
+                             ORDER BY coalesce(finished_at, started_at) DESC, run_id DESC
+                             LIMIT 1)
+                     FROM unnest(ARRAY['succeeded', 'failed']) AS s(status)
+                     UNION ALL
+                     SELECT (SELECT run_id FROM sync_run_types t
+                             WHERE t.data_type = types.data_type AND t.status = 'succeeded'
+                               AND t.finished_at IS NOT NULL
+                             ORDER BY finished_at DESC LIMIT 1)
+                     FROM unnest(%(types)s::text[]) AS types(data_type)
+                 ) AS kept(run_id)
+                 WHERE kept.run_id IS NOT NULL)""",
+        {"days": retention_days, "types": list(ALL_NAMES)},
+    )
+    return cur.rowcount

@@ -24,7 +24,7 @@ import psycopg
 
 from myhealth.oura.errors import OuraError, OuraRequestError, ReauthenticationRequired
 from myhealth.platform.config import OuraSettings
-from myhealth.platform.errors import UserFacingError
+from myhealth.platform.errors import ErrorCode, UserFacingError
 from myhealth.platform.logging import get_logger
 from myhealth.storage.db import CONNECT_TIMEOUT_SECONDS, DatabaseUnavailable
 
@@ -63,6 +63,8 @@ class TokenSet:
 
 class TokenRequestRefused(OuraError):
     """The token endpoint answered with an OAuth2 error (`invalid_grant`, `invalid_client`...)."""
+
+    code = ErrorCode.TOKEN_REQUEST_REFUSED
 
     def __init__(self, error: str, description: str | None, status: int) -> None:
         message = f"Oura's token endpoint refused the request ({status} {error})"

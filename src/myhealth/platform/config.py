@@ -96,6 +96,9 @@ class CollectorSettings(OuraSettings):
     INGEST_TOKEN: SecretStr | None = None
     COLLECT_CONCURRENCY: int = Field(default=4, ge=1, le=32)
     COLLECT_BATCH_SIZE: int = Field(default=500, ge=1, le=20000)
+    # Runs older than this are deleted at the end of each run (the latest run of each final
+    # status and each type's latest success are always kept: the freshness metrics read them).
+    SYNC_RUN_RETENTION_DAYS: int = Field(default=90, ge=1, le=3660)
 
 
 class ProcessorSettings(HttpServiceSettings):
@@ -110,6 +113,8 @@ class ApiSettings(HttpServiceSettings):
     API_KEY: SecretStr
     JWT_SECRET: SecretStr
     JWT_TTL_SECONDS: int = Field(default=86_400, ge=60, le=30 * 86_400)
+    # Refuse tokens issued for an earlier API_KEY (rotating the key then logs everyone out).
+    JWT_REQUIRE_CURRENT_API_KEY: bool = False
     CORS_ORIGINS: Annotated[list[str], NoDecode] = []
     RATE_LIMIT_PER_MINUTE: int = Field(default=100, ge=1)
     TRUSTED_PROXIES: Annotated[list[str], NoDecode] = []

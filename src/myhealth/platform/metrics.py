@@ -8,7 +8,7 @@ raw path, so label values stay bounded.
 from __future__ import annotations
 
 import time
-from collections.abc import Awaitable, Callable, Iterator
+from collections.abc import Awaitable, Callable, Iterable, Iterator
 from typing import Any
 
 from prometheus_client import (
@@ -25,7 +25,7 @@ from psycopg_pool import AsyncConnectionPool
 from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Match
-from starlette.types import ASGIApp
+from starlette.types import ASGIApp, Scope
 
 from myhealth import __version__
 from myhealth.platform.logging import get_logger
@@ -82,11 +82,23 @@ def route_template(request: Request) -> str:
     matched = request.scope.get("route")
     if getattr(matched, "path", None):
         return str(matched.path)  # type: ignore[union-attr]
-    for route in request.app.router.routes:
-        match, _ = route.matches(request.scope)
-        if match == Match.FULL:
-            return str(getattr(route, "path", "unmatched"))
-    return "unmatched"
+    # Not routed yet (a 429 or 413 answered by a middleware): match the templates ourselves.
+    return _match(request.app.router.routes, request.scope) or "unmatched"
+
+
+def _match(routes: Iterable[Any], scope: Scope) -> str | None:
+    """The path template of the first route matching `scope`, descending into included
+    routers (this FastAPI keeps them as objects with an `original_router` and no `path`)."""
+    for route in routes:
+        inner = getattr(route, "original_router", None)
+        if inner is not None and getattr(route, "path", None) is None:
+            if found := _match(inner.routes, scope):
+                return found
+            continue
+        match, _ = route.matches(scope)
+        if match == Match.FULL and getattr(route, "path", None):
+            return str(route.path)
+    return None
 
 
 QUIET_ROUTES = frozenset({"/health", "/ready", "/metrics"})

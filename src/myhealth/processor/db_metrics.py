@@ -4,13 +4,18 @@ The collector is a CronJob that cannot be scraped after it exits, so the long-ru
 processor reports what the collector left in the database (`sync_runs`, `sync_run_types`) and
 how fresh the stored data is. `/metrics` first awaits `refresh()` (bounded by a short timeout,
 on the service's pool); `collect()` then yields the last snapshot that was read successfully,
-so a slow or unreachable database makes a scrape neither hang nor fail.
+so a slow or unreachable database makes a scrape neither hang nor fail. Whether the refresh
+worked says nothing about `myhealth_db_up`: that comes from a ping alone.
+
+Each query costs the same whatever the length of the collector's history: Oura request and
+retry counters are running totals kept by a trigger (`collector_totals`, migration 0004), the
+"latest" lookups are index probes, and the collector prunes runs older than
+`SYNC_RUN_RETENTION_DAYS`.
 """
 
 from __future__ import annotations
 
 import asyncio
-import datetime as dt
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from typing import Any
@@ -28,47 +33,53 @@ RETRY_REASONS = ("rate_limited", "server_error", "timeout")
 
 _DATED_TYPES = [name for name, t in DATA_TYPES.items() if t.day_field is not None]
 
+# Every query below is an index probe per label value (or reads a small table), so a scrape
+# costs the same after a year of five-minute runs as after one (migration 0004). Dates become
+# epoch seconds inside PostgreSQL: a stored day past year 9999 cannot be a Python date, and
+# must not break the refresh.
 _NEWEST_DAY = """
 SELECT data_type,
-       (SELECT max(day) FROM oura_documents d WHERE d.data_type = types.data_type)
+       extract(epoch FROM (SELECT max(day) FROM oura_documents d
+                           WHERE d.data_type = types.data_type)::timestamp)::float8
 FROM unnest(%s::text[]) AS types(data_type)
 UNION ALL
-SELECT 'heartrate', ((SELECT max("timestamp") FROM heart_rate) AT TIME ZONE 'UTC')::date
+SELECT 'heartrate',
+       extract(epoch FROM date_trunc('day', (SELECT max("timestamp") FROM heart_rate)
+                                             AT TIME ZONE 'UTC'))::float8
 """
 _LAST_SUCCESS = """
-SELECT data_type, extract(epoch FROM max(finished_at))::float8
-FROM sync_run_types WHERE status = 'succeeded' AND finished_at IS NOT NULL
-GROUP BY data_type
+SELECT data_type,
+       extract(epoch FROM (SELECT max(finished_at) FROM sync_run_types t
+                           WHERE t.data_type = types.data_type AND t.status = 'succeeded'
+                             AND t.finished_at IS NOT NULL))::float8
+FROM unnest(%s::text[]) AS types(data_type)
 """
 _LAST_RUN = """
-SELECT status, extract(epoch FROM max(coalesce(finished_at, started_at)))::float8
-FROM sync_runs WHERE status IN ('succeeded', 'failed')
-GROUP BY status
+SELECT status,
+       extract(epoch FROM (SELECT max(coalesce(finished_at, started_at)) FROM sync_runs r
+                           WHERE r.status = statuses.status))::float8
+FROM unnest(ARRAY['succeeded', 'failed']) AS statuses(status)
 """
 _RUNS_24H = """
 SELECT status, count(*) FROM sync_runs
 WHERE started_at > now() - interval '24 hours' GROUP BY status
 """
 # The most recent finished run failed because Oura refused the token: the collector marks it
-# with `counts.reauth_required = true`.
+# with `counts.reauth_required = true`. One probe per final status, then the later of the two.
 _REAUTH = """
 SELECT status = 'failed' AND coalesce((counts ->> 'reauth_required')::boolean, false)
-FROM sync_runs WHERE status IN ('succeeded', 'failed')
-ORDER BY coalesce(finished_at, started_at) DESC, run_id DESC LIMIT 1
+FROM ((SELECT status, counts, coalesce(finished_at, started_at) AS at, run_id FROM sync_runs
+       WHERE status = 'succeeded'
+       ORDER BY coalesce(finished_at, started_at) DESC, run_id DESC LIMIT 1)
+      UNION ALL
+      (SELECT status, counts, coalesce(finished_at, started_at) AS at, run_id FROM sync_runs
+       WHERE status = 'failed'
+       ORDER BY coalesce(finished_at, started_at) DESC, run_id DESC LIMIT 1)) AS latest
+ORDER BY at DESC, run_id DESC LIMIT 1
 """
 _QUARANTINE = "SELECT data_type, count(*) FROM quarantined_documents GROUP BY data_type"
-_OURA_REQUESTS = """
-SELECT entry.key, sum((entry.value)::text::numeric)::float8
-FROM sync_runs, jsonb_each(CASE jsonb_typeof(counts -> 'oura_requests')
-                           WHEN 'object' THEN counts -> 'oura_requests' ELSE '{}' END) AS entry
-WHERE jsonb_typeof(entry.value) = 'number'
-GROUP BY entry.key
-"""
-_OURA_RETRIES = _OURA_REQUESTS.replace("oura_requests", "oura_retries")
-
-
-def _midnight_utc(day: dt.date) -> float:
-    return dt.datetime.combine(day, dt.time(), tzinfo=dt.UTC).timestamp()
+# Running totals kept by a trigger on sync_runs (migration 0004), not a sum over history.
+_COLLECTOR_TOTALS = "SELECT counter, key, total FROM collector_totals"
 
 
 @dataclass
@@ -93,20 +104,25 @@ async def read_snapshot(pool: AsyncConnectionPool[Any]) -> Snapshot:
             found: list[tuple[Any, ...]] = await cursor.fetchall()
             return found
 
-        for data_type, day in await rows(_NEWEST_DAY, (_DATED_TYPES,)):
-            if day is not None:
-                snapshot.newest_day[data_type] = _midnight_utc(day)
-        snapshot.last_success = dict(await rows(_LAST_SUCCESS))
-        snapshot.last_run = dict(await rows(_LAST_RUN))
+        snapshot.newest_day = _present(await rows(_NEWEST_DAY, (_DATED_TYPES,)))
+        snapshot.last_success = _present(await rows(_LAST_SUCCESS, (list(ALL_NAMES),)))
+        snapshot.last_run = _present(await rows(_LAST_RUN))
         snapshot.runs_24h = {status: float(n) for status, n in await rows(_RUNS_24H)}
         reauth = await rows(_REAUTH)
         snapshot.reauth_required = bool(reauth and reauth[0][0])
         snapshot.quarantined = {t: float(n) for t, n in await rows(_QUARANTINE)}
-        for key, total in await rows(_OURA_REQUESTS):
-            route, _, status = str(key).rpartition(" ")
-            snapshot.oura_requests[(route or str(key), status)] = total
-        snapshot.oura_retries = dict(await rows(_OURA_RETRIES))
+        for counter, key, total in await rows(_COLLECTOR_TOTALS):
+            if counter == "oura_requests":
+                route, _, status = str(key).rpartition(" ")
+                snapshot.oura_requests[(route or str(key), status)] = total
+            else:
+                snapshot.oura_retries[str(key)] = total
     return snapshot
+
+
+def _present(found: list[tuple[Any, ...]]) -> dict[str, float]:
+    """`{label: value}` of the rows that have a value (a type never stored has none)."""
+    return {str(label): float(value) for label, value in found if value is not None}
 
 
 class DatabaseMetrics(Collector):

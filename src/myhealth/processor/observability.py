@@ -8,7 +8,14 @@ from myhealth.oura.catalog import ALL_NAMES
 
 SERVICE = "processor"
 OUTCOMES = ("received", "inserted", "updated", "unchanged", "rejected")
-REJECT_REASONS = ("unauthorized", "too_large", "malformed", "unknown_type", "database")
+REJECT_REASONS = (
+    "unauthorized",
+    "too_large",
+    "too_slow",
+    "malformed",
+    "unknown_type",
+    "database",
+)
 BATCH_BUCKETS = (0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0)
 
 

@@ -12,7 +12,9 @@ from __future__ import annotations
 import asyncio
 import datetime as dt
 import hmac
+import json
 import time
+import traceback
 from dataclasses import dataclass
 from typing import Annotated, Any, NoReturn
 
@@ -48,6 +50,7 @@ class ProcessorState:
 
     settings: ProcessorSettings
     pool: AsyncConnectionPool[Any]
+    probe_pool: AsyncConnectionPool[Any]  # readiness only: a busy `pool` is not a dead database
     registry: CollectorRegistry
     ingest_metrics: IngestMetrics
     db_metrics: DatabaseMetrics
@@ -86,26 +89,9 @@ def require_token(request: Request, state: State) -> None:
 
 
 async def _read_body(request: Request, state: ProcessorState) -> bytes:
-    """The request body, refusing (413) as soon as it is known to exceed INGEST_MAX_BYTES."""
-    limit = state.settings.INGEST_MAX_BYTES
-    too_large = f"request body exceeds INGEST_MAX_BYTES ({limit} bytes)"
-    declared = request.headers.get("content-length")
-    if declared is not None:
-        try:
-            declared_size = int(declared)
-        except ValueError:
-            _refuse(state, 400, "malformed", "invalid Content-Length header")
-        if declared_size > limit:
-            _refuse(state, 413, "too_large", too_large)
-    # Content-Length can be absent (chunked) or lie: count what actually arrives.
-    chunks: list[bytes] = []
-    size = 0
-    async for chunk in request.stream():
-        size += len(chunk)
-        if size > limit:
-            _refuse(state, 413, "too_large", too_large)
-        chunks.append(chunk)
-    return b"".join(chunks)
+    """The request body; its size (INGEST_MAX_BYTES → 413) and read time were already
+    checked by platform.body_limit.BodyLimitMiddleware, the one guard of both services."""
+    return await request.body()
 
 
 def _parse_batch(body: bytes, state: ProcessorState) -> tuple[DataType, list[ReceivedDocument]]:
@@ -174,7 +160,11 @@ def add_routes(app: FastAPI) -> None:
             # Not a value of a document (the writer isolates those): a bug or a schema
             # problem. The transaction was rolled back, so nothing of the batch is stored.
             state.ingest_metrics.requests_rejected.labels("database").inc()
-            log.error("batch refused by the database", data_type=data_type.name, error=str(exc))
+            # Only the SQLSTATE: the database's message quotes the offending value, and
+            # documents (health data) never go to the logs.
+            log.error(
+                "batch refused by the database", data_type=data_type.name, sqlstate=exc.sqlstate
+            )
             reason = exc.diag.message_primary or type(exc).__name__
             raise HTTPException(
                 status_code=500,
@@ -210,13 +200,28 @@ def add_routes(app: FastAPI) -> None:
         state: State,
         start_date: Annotated[dt.date | None, Query()] = None,
         end_date: Annotated[dt.date | None, Query()] = None,
+        limit: Annotated[int, Query(ge=1, le=reads.HEART_RATE_PAGE_MAX)] = (
+            reads.HEART_RATE_PAGE_MAX
+        ),
+        cursor: Annotated[str | None, Query()] = None,
     ) -> Response:
         known = _data_type_or_404(data_type)
         if start_date and end_date and start_date > end_date:
             raise HTTPException(status_code=422, detail="start_date is after end_date")
-        async with state.pool.connection(timeout=POOL_WAIT_SECONDS) as conn:
-            documents = await reads.documents_json(conn, known, start_date, end_date)
-        return Response(content='{"data":' + documents + "}", media_type="application/json")
+        try:
+            async with state.pool.connection(timeout=POOL_WAIT_SECONDS) as conn:
+                documents, following = await reads.documents_json(
+                    conn, known, start_date, end_date, limit=limit, after=cursor
+                )
+        except reads.InvalidCursor as exc:
+            raise HTTPException(status_code=422, detail=str(exc)) from None
+        except psycopg.errors.QueryCanceled:
+            raise HTTPException(
+                status_code=504, detail="query timed out: narrow the date range"
+            ) from None
+        next_cursor = json.dumps(following)
+        body = '{"data":' + documents + ',"next_cursor":' + next_cursor + "}"
+        return Response(content=body, media_type="application/json")
 
     @app.get("/health")
     async def health() -> dict[str, str]:
@@ -226,7 +231,7 @@ def add_routes(app: FastAPI) -> None:
     async def ready(state: State) -> JSONResponse:
         if state.draining:
             return JSONResponse({"detail": "shutting down"}, status_code=503)
-        up = await ping(state.pool)
+        up = await ping(state.probe_pool)
         state.ingest_metrics.set_db_up(up)
         if not up:
             return JSONResponse({"detail": "database unreachable"}, status_code=503)
@@ -234,7 +239,10 @@ def add_routes(app: FastAPI) -> None:
 
     @app.get("/metrics")
     async def metrics(state: State) -> Response:
-        state.ingest_metrics.set_db_up(await state.db_metrics.refresh(state.pool))
+        # `myhealth_db_up` says whether the database answers a ping, nothing else: a slow
+        # refresh of the database-derived metrics keeps the last snapshot and is logged.
+        state.ingest_metrics.set_db_up(await ping(state.probe_pool))
+        await state.db_metrics.refresh(state.pool)
         return metrics_response(state.registry)
 
 
@@ -251,7 +259,11 @@ def install_error_handlers(app: FastAPI) -> None:
         return JSONResponse({"detail": "database unavailable"}, status_code=503)
 
     async def unexpected(request: Request, exc: Exception) -> JSONResponse:
-        log.error("unhandled error", route=request.url.path, exc_info=exc)
+        # No message and no traceback text: either can quote document content. The error's
+        # type and where it was raised are enough to find the bug.
+        frame = traceback.extract_tb(exc.__traceback__)[-1] if exc.__traceback__ else None
+        where = f"{frame.filename.rsplit('/', 1)[-1]}:{frame.lineno}" if frame else None
+        log.error("unhandled error", route=request.url.path, error=type(exc).__name__, at=where)
         return JSONResponse({"detail": "internal server error"}, status_code=500)
 
     for error in DATABASE_ERRORS:

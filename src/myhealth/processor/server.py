@@ -20,16 +20,18 @@ from typing import Any
 
 from fastapi import FastAPI
 from psycopg_pool import AsyncConnectionPool
+from starlette.types import Scope
 
 from myhealth import __version__
 from myhealth.platform import logging as mh_logging
+from myhealth.platform.body_limit import BodyLimitMiddleware
 from myhealth.platform.config import ProcessorSettings, load
 from myhealth.platform.http import serve, serve_in_thread, uvicorn_config
 from myhealth.platform.metrics import HttpMetrics, PoolMetrics, instrument, new_registry
 from myhealth.processor.db_metrics import DatabaseMetrics
 from myhealth.processor.observability import SERVICE, IngestMetrics
 from myhealth.processor.routes import ProcessorState, add_routes, install_error_handlers
-from myhealth.storage.db import create_pool
+from myhealth.storage.db import create_pool, create_probe_pool
 
 GRACEFUL_SHUTDOWN_SECONDS = 20
 DRAIN_SECONDS = 5.0
@@ -43,6 +45,7 @@ def create_app(
     database: `/ready` reports it) and closed on shutdown, so whoever drives the app without
     a server (httpx.ASGITransport) runs `app.router.lifespan_context(app)` around it."""
     pool = pool or create_pool(settings.database_url, max_size=POOL_MAX_SIZE, name=SERVICE)
+    probe_pool = create_probe_pool(settings.database_url, name=SERVICE)
     registry = new_registry(SERVICE)
     http_metrics = HttpMetrics(registry, SERVICE)
     db_metrics = DatabaseMetrics()
@@ -51,6 +54,7 @@ def create_app(
     state = ProcessorState(
         settings=settings,
         pool=pool,
+        probe_pool=probe_pool,
         registry=registry,
         ingest_metrics=IngestMetrics(registry),
         db_metrics=db_metrics,
@@ -59,10 +63,12 @@ def create_app(
     @contextlib.asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         await pool.open(wait=False)
+        await probe_pool.open(wait=False)
         try:
             yield
         finally:
             state.draining = True
+            await probe_pool.close()
             await pool.close()
 
     app = FastAPI(
@@ -75,6 +81,18 @@ def create_app(
     app.state.processor = state
     add_routes(app)
     install_error_handlers(app)
+
+    def count_refusal(scope: Scope, reason: str) -> None:
+        # myhealth_ingest_requests_rejected_total is about ingest requests only.
+        if scope["path"] == "/api/v1/ingest":
+            state.ingest_metrics.requests_rejected.labels(reason).inc()
+
+    app.add_middleware(
+        BodyLimitMiddleware,
+        max_bytes=settings.INGEST_MAX_BYTES,
+        detail=f"request body exceeds INGEST_MAX_BYTES ({settings.INGEST_MAX_BYTES} bytes)",
+        on_refused=count_refusal,
+    )
     app.middleware("http")(instrument(app, http_metrics))
     return app
 

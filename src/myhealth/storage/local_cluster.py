@@ -118,6 +118,13 @@ class LocalCluster:
             conn.execute(sql.encode())
         return self.url_for(name)
 
+    def restart(self) -> None:
+        """Stop the server (disconnecting every client) and start it again on the same port."""
+        # -l: the new server must not inherit our output pipes (run() would wait on them).
+        self._run(str(self.bindir / "pg_ctl"), "-D", str(self.datadir), "-l", str(self.logfile),
+                  "-m", "fast", "-w", "-t", "60", "restart")  # fmt: skip
+        self._wait_ready()
+
     def stop(self) -> None:
         if self.datadir.exists():
             with contextlib.suppress(RuntimeError):  # already stopped

@@ -1,9 +1,10 @@
 """Forward-only, versioned SQL migrations (`myhealth migrate`).
 
-Migrations are the files `migrations/NNNN_name.sql`, applied in order, each in its own
-transaction, and recorded in `schema_migrations`. An advisory lock makes concurrent runs
-(two pods starting at once) wait for each other; running it again is a no-op. Each run ends by
-setting the read-only role's privileges (`reader_access`).
+Migrations are the files `migrations/NNNN_name.sql` (numbers need not be contiguous), applied
+in order of their number, each in a savepoint of one transaction, and recorded in
+`schema_migrations`. That transaction starts by taking an advisory lock, before anything else,
+so concurrent runs (pods starting at once) wait for each other; running it again is a no-op.
+Each run ends by setting the read-only role's privileges (`reader_access`).
 """
 
 from __future__ import annotations
@@ -47,17 +48,21 @@ def available() -> list[Migration]:
 
 def apply(conn: psycopg.Connection) -> list[Migration]:
     """Apply every pending migration, then set the reader role's privileges; return the
-    migrations applied (empty when up to date)."""
-    conn.execute(
-        """CREATE TABLE IF NOT EXISTS schema_migrations (
-               version    integer PRIMARY KEY,
-               name       text        NOT NULL,
-               applied_at timestamptz NOT NULL DEFAULT now())"""
-    )
-    conn.commit()
+    migrations applied (empty when up to date).
+
+    Everything happens in one transaction that first takes the advisory lock, the creation of
+    `schema_migrations` included: concurrent first runs on an empty database queue behind the
+    lock, and each later one finds the work done.
+    """
     applied: list[Migration] = []
     with conn.transaction():
         conn.execute("SELECT pg_advisory_xact_lock(%s)", (_LOCK_KEY,))
+        conn.execute(
+            """CREATE TABLE IF NOT EXISTS schema_migrations (
+                   version    integer PRIMARY KEY,
+                   name       text        NOT NULL,
+                   applied_at timestamptz NOT NULL DEFAULT now())"""
+        )
         done = {row[0] for row in conn.execute("SELECT version FROM schema_migrations")}
         for migration in available():
             if migration.version in done:

@@ -63,6 +63,7 @@ READER_RELATIONS = frozenset(
 WITHHELD_RELATIONS: dict[str, str] = {
     "oauth_tokens": "the Oura access and refresh tokens (a secret)",
     "schema_migrations": "migrate's own bookkeeping; nothing that reads needs it",
+    "collector_totals": "running totals behind the processor's /metrics; no dashboard reads it",
 }
 
 
