@@ -223,6 +223,18 @@ def ensure_standin_base(buildah: Buildah) -> str:
         return reference
 
 
+def remove_stale_images(buildah: Buildah, older_than: dt.timedelta = dt.timedelta(hours=6)) -> None:
+    """Images (and their containers) a killed session did not remove; the stand-in stays.
+
+    Each session removes its own image; the age keeps a concurrent session's image safe.
+    """
+    cutoff = time.time() - older_than.total_seconds()
+    for entry in json.loads(buildah("images", "--json")):
+        names = entry.get("names") or []
+        if entry["created"] < cutoff and not any(n.startswith(STANDIN_REPOSITORY) for n in names):
+            buildah("rmi", "--force", entry["id"])
+
+
 def build_image(buildah: Buildah, base: str) -> BuiltImage:
     """Builds the repository's Dockerfile and sources as they are now.
 
@@ -231,6 +243,7 @@ def build_image(buildah: Buildah, base: str) -> BuiltImage:
     What is worth caching, the stand-in base, is cached by `ensure_standin_base`.
     """
     with cache_lock("build"):
+        remove_stale_images(buildah)
         with tempfile.TemporaryDirectory(prefix="myhealth-build-") as work:
             iidfile = Path(work) / "iid"
             started = time.monotonic()
