@@ -19,7 +19,7 @@ import shutil
 import subprocess
 import tempfile
 import time
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
@@ -143,10 +143,14 @@ class Buildah:
     def __call__(self, *args: str, timeout: float = 1200) -> str:
         return run_tool(self.argv(*args), timeout=timeout)
 
-    def run_in(self, container: str, *command: str) -> subprocess.CompletedProcess[str]:
-        """`buildah run` with the image's own user and environment (chroot isolation)."""
+    def run_in(
+        self, container: str, *command: str, env: Mapping[str, str] | None = None
+    ) -> subprocess.CompletedProcess[str]:
+        """`buildah run` as the image's user with its ENV plus `env`. Chroot isolation shares
+        the host's network: 127.0.0.1 in the container is the host's."""
+        env_flags = [flag for k, v in (env or {}).items() for flag in ("--env", f"{k}={v}")]
         return subprocess.run(
-            self.argv("run", "--isolation", "chroot", container, "--", *command),
+            self.argv("run", "--isolation", "chroot", *env_flags, container, "--", *command),
             capture_output=True,
             text=True,
             timeout=120,
@@ -250,7 +254,7 @@ def build_image(buildah: Buildah, base: str) -> BuiltImage:
             buildah(
                 "bud",
                 "--isolation", "chroot",
-                "--pull-never",
+                "--pull=never",
                 "--build-arg", f"PYTHON_IMAGE={base}",
                 "--iidfile", str(iidfile),
                 "--file", str(REPO / "Dockerfile"),

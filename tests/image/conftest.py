@@ -94,7 +94,7 @@ def image_config(buildah: Buildah, built_image: BuiltImage) -> ImageConfig:
 @pytest.fixture(scope="session")
 def container(buildah: Buildah, built_image: BuiltImage) -> Iterator[str]:
     """A working container of the image (for `buildah run`)."""
-    name = buildah("from", "--pull-never", built_image.image_id).strip()
+    name = buildah("from", "--pull=never", built_image.image_id).strip()
     try:
         yield name
     finally:

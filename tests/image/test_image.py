@@ -74,17 +74,30 @@ def test_root_filesystem_is_read_only_and_tmp_is_writable(read_only: ReadOnlyRun
 
 
 def test_migrate_runs_in_the_image(read_only: ReadOnlyRunner, empty_database_url: str) -> None:
+    """As the chart's pre-install hook runs it: read-only root, the image's user."""
     env = {"DATABASE_URL": empty_database_url, "LOG_LEVEL": "info"}
     first = read_only.myhealth("migrate", env=env)
     assert first.returncode == 0, first.stdout + first.stderr
-    again = read_only.myhealth("migrate", env=env)
+    assert migration_versions(empty_database_url) == [m.version for m in available()]
+    again = read_only.myhealth("migrate", env=env)  # up to date: a no-op
     assert again.returncode == 0, again.stdout + again.stderr
 
-    with psycopg.connect(empty_database_url) as conn:
-        versions = [
-            row[0] for row in conn.execute("SELECT version FROM schema_migrations ORDER BY version")
-        ]
-    assert versions == [m.version for m in available()]
+
+def test_migrate_under_buildah_run(
+    buildah: Buildah, container: str, image_config: ImageConfig, empty_database_url: str
+) -> None:
+    """`buildah run` reaches the tests' PostgreSQL on 127.0.0.1 (no network option needed)."""
+    migrated = buildah.run_in(
+        container, *image_config.entrypoint, "migrate", env={"DATABASE_URL": empty_database_url}
+    )
+    assert migrated.returncode == 0, migrated.stdout + migrated.stderr
+    assert migration_versions(empty_database_url) == [m.version for m in available()]
+
+
+def migration_versions(database_url: str) -> list[int]:
+    with psycopg.connect(database_url) as conn:
+        rows = conn.execute("SELECT version FROM schema_migrations ORDER BY version").fetchall()
+    return [row[0] for row in rows]
 
 
 @pytest.mark.parametrize(
