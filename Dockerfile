@@ -1,6 +1,8 @@
 # One image for every myHealth service; the command picks it (myhealth api|processor|collect|migrate).
 # Kubernetes probes check health, so there is no HEALTHCHECK.
 
+# tests/image builds this file with a Debian-made stand-in for the official base (which cannot be
+# pulled there); everywhere else the default applies.
 ARG PYTHON_IMAGE=python:3.11-slim-bookworm
 
 FROM ${PYTHON_IMAGE} AS build
@@ -24,8 +26,9 @@ ENV PATH=/app/.venv/bin:$PATH \
     PYTHONDONTWRITEBYTECODE=1 \
     PYTHONUNBUFFERED=1 \
     HOST=0.0.0.0
-RUN groupadd --system --gid 10001 myhealth \
-    && useradd --system --uid 10001 --gid 10001 --no-create-home --home-dir /nonexistent \
+# Not --system: 10001 is above SYS_UID_MAX, and useradd warns about a "system" user there.
+RUN groupadd --gid 10001 myhealth \
+    && useradd --uid 10001 --gid 10001 --no-create-home --home-dir /nonexistent \
         --shell /usr/sbin/nologin myhealth
 COPY --from=build /app/.venv /app/.venv
 USER 10001:10001
