@@ -5,6 +5,7 @@ finish, and listing what the server stores (to see what an uninstall leaves behi
 from __future__ import annotations
 
 import json
+import re
 import threading
 import time
 from collections.abc import Iterator
@@ -45,11 +46,16 @@ def helm_release(
     return warnings(result.stderr)
 
 
+# Informational stderr lines: helm's own (`level=INFO`, e.g. about the observability symlink)
+# and client-go's klog info lines (`I1201 12:00:00.000000 ...`, e.g. a watch helm ended) except
+# those of client-go's warnings.go: that is how helm 4 prints the API server's warnings.
+_INFO_LINE = re.compile(r"^(I\d{4} \d\d:\d\d:\d\d\.\d+ +\d+ (?!warnings\.go:)|.*\blevel=INFO\b)")
+
+
 def warnings(stderr: str) -> list[str]:
-    """Every stderr line of helm that is not plain information. Helm reports the API
-    server's warnings (Pod Security `warn` mode, deprecated fields, ...) on stderr; the
-    informational lines (e.g. about the observability symlink) carry `level=INFO`."""
-    return [line for line in stderr.splitlines() if line.strip() and "level=INFO" not in line]
+    """Every stderr line of helm that is not plain information: the API server's warnings
+    (Pod Security `warn` mode, deprecated fields, ...) and helm's own."""
+    return [line for line in stderr.splitlines() if line.strip() and not _INFO_LINE.match(line)]
 
 
 @contextmanager
