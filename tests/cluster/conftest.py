@@ -176,13 +176,20 @@ class Cluster:
 
 
 @pytest.fixture(scope="session")
-def cluster(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Cluster]:
+def bindir() -> Path:
+    """The directory with etcd, kube-apiserver and kubectl, installed if missing (the
+    installer returns at once when they are cached)."""
     installer = subprocess.run(
         ["bash", str(INSTALLER)], capture_output=True, text=True, check=False
     )
     assert installer.returncode == 0, f"{INSTALLER.name} failed:\n{installer.stderr}"
+    return BINDIR
+
+
+@pytest.fixture(scope="session")
+def cluster(bindir: Path, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Cluster]:
     workdir = tmp_path_factory.mktemp("control-plane")
-    plane = ControlPlane(workdir, BINDIR)
+    plane = ControlPlane(workdir, bindir)
     try:
         plane.start()
         cluster = Cluster(plane, workdir)
