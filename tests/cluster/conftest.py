@@ -159,19 +159,27 @@ class Cluster:
     def get_json(self, *args: str) -> Any:
         return json.loads(self.kubectl("get", *args, "-o", "json"))
 
-    def ensure_namespace(self, name: str) -> None:
-        namespace = {
-            "apiVersion": "v1",
-            "kind": "Namespace",
-            "metadata": {"name": name, "labels": POD_SECURITY_LABELS},
-        }
-        # The ServiceAccount controller would add "default"; pods without their own need it.
-        account = {
-            "apiVersion": "v1",
-            "kind": "ServiceAccount",
-            "metadata": {"name": "default", "namespace": name},
-        }
-        objects = {"apiVersion": "v1", "kind": "List", "items": [namespace, account]}
+    def ensure_namespaces(self, *names: str) -> None:
+        """Namespaces labelled for Pod Security `restricted`, each with the ServiceAccount
+        "default" (the missing ServiceAccount controller would add it; pods without their own
+        account need it)."""
+        items: list[dict[str, Any]] = []
+        for name in names:
+            items.append(
+                {
+                    "apiVersion": "v1",
+                    "kind": "Namespace",
+                    "metadata": {"name": name, "labels": POD_SECURITY_LABELS},
+                }
+            )
+            items.append(
+                {
+                    "apiVersion": "v1",
+                    "kind": "ServiceAccount",
+                    "metadata": {"name": "default", "namespace": name},
+                }
+            )
+        objects = {"apiVersion": "v1", "kind": "List", "items": items}
         self.kubectl("apply", "--server-side", "-o", "name", "-f", "-", stdin=json.dumps(objects))
 
 
@@ -194,8 +202,7 @@ def cluster(bindir: Path, tmp_path_factory: pytest.TempPathFactory) -> Iterator[
         plane.start()
         cluster = Cluster(plane, workdir)
         _install_crds(cluster)
-        for namespace in _chart_namespaces():
-            cluster.ensure_namespace(namespace)
+        cluster.ensure_namespaces(*sorted(_chart_namespaces()))
         yield cluster
     finally:
         plane.stop()

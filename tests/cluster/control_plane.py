@@ -24,6 +24,7 @@ import subprocess
 import time
 import urllib.error
 import urllib.request
+from http import HTTPStatus
 from pathlib import Path
 from typing import Any
 
@@ -32,6 +33,7 @@ from myhealth.storage.local_cluster import free_port
 CONTEXT = "myhealth-test"
 READY_TIMEOUT_SECONDS = 120.0
 _PR_SET_PDEATHSIG = 1
+_MAX_ATTEMPTS = 10
 
 
 class ControlPlaneError(RuntimeError):
@@ -169,7 +171,8 @@ class ControlPlane:
         return ssl.create_default_context(cafile=str(self.ca_file))
 
     def request(self, method: str, path: str, body: Any = None, content_type: str = "") -> Any:
-        """One authenticated API call as the admin; the decoded JSON answer."""
+        """One authenticated API call as the admin; the decoded JSON answer. Like client-go,
+        it retries a 429 (e.g. a new CRD's watch cache still initialising) after Retry-After."""
         data = None if body is None else json.dumps(body).encode()
         request = urllib.request.Request(  # noqa: S310 - https to our own server
             self.server + path,
@@ -181,8 +184,17 @@ class ControlPlane:
                 "Accept": "application/json",
             },
         )
-        with urllib.request.urlopen(request, timeout=30, context=self._ssl_context()) as reply:  # noqa: S310
-            return json.loads(reply.read() or b"null")
+        for attempt in range(_MAX_ATTEMPTS):
+            try:
+                with urllib.request.urlopen(  # noqa: S310
+                    request, timeout=30, context=self._ssl_context()
+                ) as reply:
+                    return json.loads(reply.read() or b"null")
+            except urllib.error.HTTPError as error:
+                if error.code != HTTPStatus.TOO_MANY_REQUESTS or attempt == _MAX_ATTEMPTS - 1:
+                    raise
+                time.sleep(min(float(error.headers.get("Retry-After") or 1), 5.0))
+        raise AssertionError("unreachable")
 
     def _wait_ready(self) -> None:
         deadline = time.monotonic() + READY_TIMEOUT_SECONDS

@@ -51,7 +51,7 @@ def dry_run_pod(cluster: Cluster, namespace: str, pod: dict[str, Any]) -> tuple[
 
 
 def test_a_pod_without_run_as_non_root_is_refused(cluster: Cluster) -> None:
-    cluster.ensure_namespace("admission-probe")
+    cluster.ensure_namespaces("admission-probe")
     assert dry_run_pod(cluster, "admission-probe", RESTRICTED_POD) == (0, "")
 
     root_allowed = copy.deepcopy(RESTRICTED_POD)
@@ -86,7 +86,7 @@ def chart_deployments(namespace: str) -> list[dict[str, Any]]:
 
 def test_a_selector_change_fails_the_upgrade(cluster: Cluster, tmp_path: Path) -> None:
     scenario = Scenario("selector-probe", ())
-    cluster.ensure_namespace(scenario.namespace)
+    cluster.ensure_namespaces(scenario.namespace)
     original = chart_deployments(scenario.namespace)
     changed = copy.deepcopy(original)
     for deployment in changed:
@@ -104,7 +104,7 @@ def test_a_pod_security_warning_is_reported(cluster: Cluster, tmp_path: Path) ->
     """Deployments are only *warned* about under `restricted` (enforce judges Pods): the
     release helper must surface that warning, or the lifecycle test would miss it."""
     scenario = Scenario("warning-probe", ())
-    cluster.ensure_namespace(scenario.namespace)
+    cluster.ensure_namespaces(scenario.namespace)
     deployments = chart_deployments(scenario.namespace)
     for deployment in deployments:
         deployment["spec"]["template"]["spec"]["securityContext"].pop("runAsNonRoot", None)
