@@ -145,3 +145,26 @@ def test_the_project_allows_everything_the_chart_renders(cluster: Cluster) -> No
         label = ",".join(app["spec"]["source"]["helm"]["valueFiles"])
         problems += [f"{label}: {p}" for p in refusals(project, scope, app)]
     assert not problems, "\n".join(problems)
+
+
+def test_the_comparison_sees_a_missing_destination_and_a_blacklisted_kind(
+    cluster: Cluster,
+) -> None:
+    """Test of the test: a project without the `monitoring` destination and with ConfigMaps
+    blacklisted refuses what the dev environment renders."""
+    docs = argocd_documents()
+    (project,) = [d for d in docs if d["kind"] == "AppProject"]
+    app = next(
+        d
+        for d in docs
+        if d["kind"] == "Application"
+        and "values-dev.yaml" in d["spec"]["source"].get("helm", {}).get("valueFiles", [])
+    )
+    narrowed = json.loads(json.dumps(project))
+    narrowed["spec"]["destinations"] = [
+        d for d in narrowed["spec"]["destinations"] if d["namespace"] != "monitoring"
+    ]
+    narrowed["spec"]["namespaceResourceBlacklist"].append({"group": "", "kind": "ConfigMap"})
+    problems = refusals(narrowed, Scope.of(cluster), app)
+    assert any("namespace monitoring is no destination" in p for p in problems), problems
+    assert any("ConfigMap is blacklisted" in p for p in problems), problems
