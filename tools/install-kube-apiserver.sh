@@ -25,10 +25,15 @@ go_tool() {
         ln -sfn "../${name}-${version}/${name}" "${TOOLS}/bin/${name}"
         return 0
     fi
+    if ! command -v go >/dev/null; then
+        echo "building ${name} needs Go >= 1.21 on PATH (it fetches the toolchain the wrapper's go.mod names)" >&2
+        return 1
+    fi
     echo "building ${name} ${version} from the Go module proxy (a few minutes on a cold cache)" >&2
     mkdir -p "${dest}" "${TOOLS}/bin"
     # Build into a temporary name and rename, so an interrupted build never looks finished.
-    (cd "${dir}" && GOWORK=off GOFLAGS=-mod=readonly GOTOOLCHAIN=local CGO_ENABLED=0 \
+    # GOTOOLCHAIN=auto: an older local Go fetches the go.mod's toolchain from the module proxy.
+    (cd "${dir}" && GOWORK=off GOFLAGS=-mod=readonly GOTOOLCHAIN=auto CGO_ENABLED=0 \
         nice go build -trimpath -ldflags "-s -w ${ldflags}" -o "${dest}/${name}.partial" "${package}")
     mv "${dest}/${name}.partial" "${dest}/${name}"
     echo "${stamp_value}" >"${dest}/.version"
