@@ -145,9 +145,9 @@ def test_install_upgrade_uninstall(
     assert warnings(uninstall.stderr) == []
     release_cleanup.remove(namespace)
 
-    # What stays: helm's hooks (the migration Job, its ServiceAccount and Secret, the
-    # SecretStore the hook reads through). Helm never deletes hooks on uninstall; their
-    # policy (before-hook-creation) replaces them on the next install or upgrade.
+    # What stays: exactly helm's hooks (the migration Job and its ServiceAccount, its Secret or
+    # ExternalSecret, the SecretStore and its ServiceAccount). Helm never deletes hooks on
+    # uninstall; their policy (before-hook-creation) replaces them on the next install.
     left = stored_objects(cluster) - before
     assert left == hook_objects(manifests, namespace), sorted(left)
     assert installed, "the install stored objects"
