@@ -38,6 +38,8 @@ EXPECTED: dict[str, frozenset[Rule]] = {
     "myhealth-external-secrets": frozenset(),
     "myhealth-grafana": frozenset(),
     "myhealth-prometheus": PROMETHEUS_DISCOVERY,
+    # The `helm test` pods only call each service's /ready.
+    "myhealth-test": frozenset(),
 }
 _ROW = re.compile(r"^\s*(\S*?)\s*(\[[^\]]*\])\s+(\[[^\]]*\])\s+(\[[^\]]*\])\s*$")
 # Non-resource URLs every identity may GET (discovery, health, version, OIDC keys).

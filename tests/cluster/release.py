@@ -154,11 +154,13 @@ def stored_objects(cluster: Cluster) -> set[ObjectId]:
 
 
 def hook_objects(manifests: list[dict[str, Any]], namespace: str) -> set[ObjectId]:
-    """The helm hooks of a render, as stored_objects names them."""
+    """The helm hooks of a render that install/upgrade run, as stored_objects names them
+    (`test` hooks run only under `helm test`)."""
     found: set[ObjectId] = set()
     for manifest in manifests:
         meta = manifest["metadata"]
-        if "helm.sh/hook" in meta.get("annotations", {}):
+        events = meta.get("annotations", {}).get("helm.sh/hook", "")
+        if events and set(events.split(",")) != {"test"}:
             group = manifest["apiVersion"].rpartition("/")[0]
             resource = f"{manifest['kind']}.{group}" if group else manifest["kind"]
             found.add((resource, meta.get("namespace", namespace), meta["name"]))

@@ -11,18 +11,50 @@ from typing import Any
 
 import yaml
 
-from tests.deploy.conftest import CHART, REPO, tool
+from tests.deploy.conftest import CHART, IMAGE_DIGEST, INFRASTRUCTURE, REPO, tool
 
 from .conftest import KUBE_VERSION, Cluster
 
 ARGOCD = REPO / "helm" / "argocd"
+ENVIRONMENTS = sorted(path.stem for path in (ARGOCD / "bootstrap").glob("*.yaml"))
 
 
-def argocd_documents() -> list[dict[str, Any]]:
-    docs = []
-    for path in sorted(ARGOCD.rglob("*.yaml")):
-        docs += [doc for doc in yaml.safe_load_all(path.read_text()) if doc]
+def argocd_documents(env: str) -> list[dict[str, Any]]:
+    """What one environment's cluster holds in Argo CD: the project, the root Application, and
+    the Applications the root renders from helm/argocd/apps (with the example Terraform file in
+    place of the one CI writes)."""
+    docs = [yaml.safe_load((ARGOCD / "appproject.yaml").read_text())]
+    docs.append(yaml.safe_load((ARGOCD / "bootstrap" / f"{env}.yaml").read_text()))
+    rendered = subprocess.run(
+        [
+            tool("helm"),
+            "template",
+            "myhealth-apps",
+            str(ARGOCD / "apps"),
+            "--namespace",
+            "argocd",
+            "-f",
+            str(INFRASTRUCTURE / f"{env}.json"),
+        ],
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    assert rendered.returncode == 0, rendered.stderr
+    docs += [doc for doc in yaml.safe_load_all(rendered.stdout) if doc]
     return docs
+
+
+def chart_value_files(app: dict[str, Any]) -> list[str]:
+    """The value files of an Application of the chart, as paths here: CI writes
+    `infrastructure-<env>.json` (the example stands in) and the image digest."""
+    paths = []
+    for name in app["spec"]["source"]["helm"]["valueFiles"]:
+        if name.startswith("infrastructure-"):
+            paths.append(str(INFRASTRUCTURE / name.removeprefix("infrastructure-")))
+        else:
+            paths.append(str(CHART / name))
+    return [*paths, str(IMAGE_DIGEST)]
 
 
 # Argo CD's own finalizer name, without a path: the server warns about every such name. Argo CD
@@ -36,28 +68,33 @@ ARGOCD_FINALIZER_WARNING = (
 
 
 def test_argocd_objects_apply_cleanly(cluster: Cluster) -> None:
-    docs = argocd_documents()
-    result = cluster.run(
-        "kubectl",
-        "apply",
-        "--server-side",
-        "-o",
-        "name",
-        "-f",
-        "-",
-        stdin=json.dumps({"apiVersion": "v1", "kind": "List", "items": docs}),
-    )
-    assert result.returncode == 0, result.stderr
-    unexpected = [
-        line
-        for line in result.stderr.splitlines()
-        if line.strip() and line.strip() != ARGOCD_FINALIZER_WARNING
-    ]
-    assert not unexpected, "\n".join(unexpected)
-    expected = {f"{d['kind'].lower()}.argoproj.io/{d['metadata']['name']}" for d in docs}
-    assert set(result.stdout.split()) == expected
+    """Each environment's objects in turn (the add-ons keep their names in every environment,
+    which have a cluster each: applying the next environment updates them)."""
+    names: set[str] = set()
+    for env in ENVIRONMENTS:
+        docs = argocd_documents(env)
+        result = cluster.run(
+            "kubectl",
+            "apply",
+            "--server-side",
+            "-o",
+            "name",
+            "-f",
+            "-",
+            stdin=json.dumps({"apiVersion": "v1", "kind": "List", "items": docs}),
+        )
+        assert result.returncode == 0, f"{env}: {result.stderr}"
+        unexpected = [
+            line
+            for line in result.stderr.splitlines()
+            if line.strip() and line.strip() != ARGOCD_FINALIZER_WARNING
+        ]
+        assert not unexpected, f"{env}: " + "\n".join(unexpected)
+        expected = {f"{d['kind'].lower()}.argoproj.io/{d['metadata']['name']}" for d in docs}
+        assert set(result.stdout.split()) == expected, env
+        names |= {d["metadata"]["name"] for d in docs}
     stored = cluster.get_json("applications.argoproj.io,appprojects.argoproj.io", "-n", "argocd")
-    assert len(stored["items"]) == len(docs)
+    assert {item["metadata"]["name"] for item in stored["items"]} == names
 
 
 @dataclass(frozen=True)
@@ -91,7 +128,7 @@ def refusals(project: dict[str, Any], scope: Scope, app: dict[str, Any]) -> list
     spec, source = project["spec"], app["spec"]["source"]
     destination = app["spec"]["destination"]
     chart = REPO / source["path"]
-    values = [str(chart / name) for name in source.get("helm", {}).get("valueFiles", [])]
+    values = chart_value_files(app)
     args = [tool("helm"), "template", source.get("helm", {}).get("releaseName", "myhealth")]
     args += [str(chart), "--namespace", destination["namespace"], "--kube-version", KUBE_VERSION]
     for path in values:
@@ -121,29 +158,19 @@ def refusals(project: dict[str, Any], scope: Scope, app: dict[str, Any]) -> list
 
 
 def test_the_project_allows_everything_the_chart_renders(cluster: Cluster) -> None:
-    docs = argocd_documents()
-    (project,) = [d for d in docs if d["kind"] == "AppProject"]
-    chart_apps = [
-        d
-        for d in docs
-        if d["kind"] == "Application"
-        and (REPO / d["spec"]["source"].get("path", "/nonexistent")) == CHART
-    ]
-    assert chart_apps, "an Application deploys the chart"
-    # Every environment shares the project: check each values file as the Application would
-    # sync it, not only the environments that have an Application here today.
-    environments = sorted(p.name for p in CHART.glob("values-*.yaml"))
-    template = chart_apps[0]
-    for values in environments:
-        if not any(values in a["spec"]["source"]["helm"]["valueFiles"] for a in chart_apps):
-            app = json.loads(json.dumps(template))
-            app["spec"]["source"]["helm"]["valueFiles"] = [values]
-            chart_apps.append(app)
     scope = Scope.of(cluster)
     problems = []
-    for app in chart_apps:
-        label = ",".join(app["spec"]["source"]["helm"]["valueFiles"])
-        problems += [f"{label}: {p}" for p in refusals(project, scope, app)]
+    for env in ENVIRONMENTS:
+        docs = argocd_documents(env)
+        (project,) = [d for d in docs if d["kind"] == "AppProject"]
+        chart_apps = [
+            d
+            for d in docs
+            if d["kind"] == "Application"
+            and (REPO / d["spec"].get("source", {}).get("path", "/nonexistent")) == CHART
+        ]
+        assert len(chart_apps) == 1, f"{env}: one Application deploys the chart"
+        problems += [f"{env}: {p}" for p in refusals(project, scope, chart_apps[0])]
     assert not problems, "\n".join(problems)
 
 
@@ -152,13 +179,13 @@ def test_the_comparison_sees_a_missing_destination_and_a_blacklisted_kind(
 ) -> None:
     """Test of the test: a project without the `monitoring` destination and with ConfigMaps
     blacklisted refuses what the dev environment renders."""
-    docs = argocd_documents()
+    docs = argocd_documents("dev")
     (project,) = [d for d in docs if d["kind"] == "AppProject"]
     app = next(
         d
         for d in docs
         if d["kind"] == "Application"
-        and "values-dev.yaml" in d["spec"]["source"].get("helm", {}).get("valueFiles", [])
+        and "values-dev.yaml" in d["spec"].get("source", {}).get("helm", {}).get("valueFiles", [])
     )
     narrowed = json.loads(json.dumps(project))
     narrowed["spec"]["destinations"] = [
