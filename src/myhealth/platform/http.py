@@ -18,10 +18,64 @@ import threading
 from collections.abc import Callable, Iterator
 from types import FrameType
 
+import h11
 import uvicorn
 from starlette.types import ASGIApp
+from uvicorn.protocols.http.h11_impl import H11Protocol
 
 from myhealth.platform.logging import get_logger
+
+# How long a client may take to send a request's line and headers. uvicorn has no such limit:
+# its keep-alive timer stops at the first byte, so a client trickling one header byte at a time
+# could hold a connection (and a slot of the server's connection limit) forever.
+HEADER_READ_TIMEOUT_SECONDS = 10.0
+
+
+class HeaderDeadlineProtocol(H11Protocol):
+    """uvicorn's h11 protocol with a deadline for each request head (request line + headers).
+
+    The deadline is armed when the connection opens and again after each response; when it
+    fires while no request is being handled (h11 has not seen a complete head), the connection
+    is closed. Slow bodies are the body guard's business (platform/body_limit.py).
+    """
+
+    header_timeout: float = HEADER_READ_TIMEOUT_SECONDS
+    _header_deadline: asyncio.TimerHandle | None = None
+
+    def connection_made(self, transport: asyncio.Transport) -> None:  # type: ignore[override]
+        super().connection_made(transport)
+        self._arm_header_deadline()
+
+    def on_response_complete(self) -> None:
+        super().on_response_complete()
+        self._arm_header_deadline()
+
+    def connection_lost(self, exc: Exception | None) -> None:
+        self._cancel_header_deadline()
+        super().connection_lost(exc)
+
+    def _arm_header_deadline(self) -> None:
+        self._cancel_header_deadline()
+        self._header_deadline = self.loop.call_later(self.header_timeout, self._header_timed_out)
+
+    def _cancel_header_deadline(self) -> None:
+        if self._header_deadline is not None:
+            self._header_deadline.cancel()
+            self._header_deadline = None
+
+    def _header_timed_out(self) -> None:
+        self._header_deadline = None
+        handling = self.cycle is not None and not self.cycle.response_complete
+        if handling or self.transport.is_closing():
+            return
+        if self.conn.their_state in (h11.IDLE, h11.DONE):
+            get_logger(__name__).info("request head timed out", seconds=self.header_timeout)
+            self.transport.close()
+
+
+def header_deadline_protocol(seconds: float) -> type[HeaderDeadlineProtocol]:
+    """The protocol class with its own deadline (a class attribute: uvicorn instantiates it)."""
+    return type("HeaderDeadlineProtocol", (HeaderDeadlineProtocol,), {"header_timeout": seconds})
 
 
 def uvicorn_config(
@@ -31,9 +85,11 @@ def uvicorn_config(
     *,
     log_level: str = "info",
     graceful_shutdown_seconds: float = 20,
+    header_timeout_seconds: float = HEADER_READ_TIMEOUT_SECONDS,
 ) -> uvicorn.Config:
     return uvicorn.Config(
         app,
+        http=header_deadline_protocol(header_timeout_seconds),
         host=host,
         port=port,
         log_config=None,  # platform.logging is already configured
@@ -87,7 +143,11 @@ def serve(config: uvicorn.Config, *, on_draining: Callable[[], None], drain_seco
 
 @contextlib.contextmanager
 def serve_in_thread(
-    app: ASGIApp, *, name: str = "http", graceful_shutdown_seconds: float = 5
+    app: ASGIApp,
+    *,
+    name: str = "http",
+    graceful_shutdown_seconds: float = 5,
+    header_timeout_seconds: float = HEADER_READ_TIMEOUT_SECONDS,
 ) -> Iterator[str]:
     """Serve `app` on 127.0.0.1 (a free port) in a background thread; yield its base URL."""
     sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
@@ -96,7 +156,11 @@ def serve_in_thread(
     port = sock.getsockname()[1]
     server = uvicorn.Server(
         uvicorn_config(
-            app, port=port, log_level="warning", graceful_shutdown_seconds=graceful_shutdown_seconds
+            app,
+            port=port,
+            log_level="warning",
+            graceful_shutdown_seconds=graceful_shutdown_seconds,
+            header_timeout_seconds=header_timeout_seconds,
         )
     )
     failure: list[BaseException] = []
