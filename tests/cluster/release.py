@@ -154,13 +154,16 @@ def stored_objects(cluster: Cluster) -> set[ObjectId]:
 
 
 def hook_objects(manifests: list[dict[str, Any]], namespace: str) -> set[ObjectId]:
-    """The helm hooks of a render that install/upgrade run, as stored_objects names them
-    (`test` hooks run only under `helm test`)."""
+    """The helm hooks of a render that install/upgrade run and leave in place, as stored_objects
+    names them (`test` hooks run only under `helm test`; `hook-succeeded` ones are deleted once
+    the hooks succeeded)."""
     found: set[ObjectId] = set()
     for manifest in manifests:
         meta = manifest["metadata"]
-        events = meta.get("annotations", {}).get("helm.sh/hook", "")
-        if events and set(events.split(",")) != {"test"}:
+        annotations = meta.get("annotations", {})
+        events = annotations.get("helm.sh/hook", "")
+        policy = annotations.get("helm.sh/hook-delete-policy", "").split(",")
+        if events and set(events.split(",")) != {"test"} and "hook-succeeded" not in policy:
             group = manifest["apiVersion"].rpartition("/")[0]
             resource = f"{manifest['kind']}.{group}" if group else manifest["kind"]
             found.add((resource, meta.get("namespace", namespace), meta["name"]))

@@ -208,7 +208,9 @@ name: {{ .Values.externalSecrets.secretStoreRef.name }}
 
 {{/*
 The migration hook runs before the release's ordinary objects exist, so when the chart makes
-the Secrets it also makes one for the hook, as a hook itself.
+the Secrets it also makes one for the hook, as a hook itself. That Secret (or its
+ExternalSecret) is deleted once the hooks succeeded: the master login's URL stays in the
+cluster no longer than the migration needs it, and `helm uninstall` leaves no copy behind.
 */}}
 {{- define "myhealth.migrationSecret" -}}
 {{- if or .Values.externalSecrets.enabled .Values.secrets.create }}
