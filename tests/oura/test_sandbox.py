@@ -10,6 +10,7 @@ counts token-endpoint calls. Ground truth comes from the sandbox's own generator
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import datetime as dt
 import threading
 import time
@@ -35,6 +36,7 @@ from myhealth.oura.errors import ReauthenticationRequired
 from myhealth.oura.models import parse
 from myhealth.platform.config import OuraSettings, SandboxSettings, load
 from myhealth.sandbox.server import RunningSandbox, Sandbox, running
+from tests.fast_retry import FAST_RETRY
 from tests.oura.test_login import Login
 
 NOW = dt.datetime(2025, 6, 15, 12, 0, tzinfo=dt.UTC)
@@ -251,7 +253,7 @@ def test_rate_limited_then_success(sandbox: RunningSandbox) -> None:
 def test_server_error_burst_then_success(sandbox: RunningSandbox) -> None:
     baseline, _ = fetch(sandbox, DATA_TYPES["daily_activity"], *WINDOW)
     set_faults(sandbox, error_burst=4, error_status=502)
-    pages, client = fetch(sandbox, DATA_TYPES["daily_activity"], *WINDOW, backoff_base=0.05)
+    pages, client = fetch(sandbox, DATA_TYPES["daily_activity"], *WINDOW, retry=FAST_RETRY)
 
     assert documents(pages) == documents(baseline)
     assert client.stats.retries == {"server_error": 4}
@@ -261,7 +263,12 @@ def test_server_error_burst_then_success(sandbox: RunningSandbox) -> None:
 def test_persistent_server_errors_fail_after_bounded_retries(sandbox: RunningSandbox) -> None:
     set_faults(sandbox, error_burst=100)
     with pytest.raises(OuraRequestError, match="gave up after 3 retries"):
-        fetch(sandbox, DATA_TYPES["daily_stress"], *WINDOW, max_retries=3, backoff_base=0.01)
+        fetch(
+            sandbox,
+            DATA_TYPES["daily_stress"],
+            *WINDOW,
+            retry=dataclasses.replace(FAST_RETRY, attempts=4),
+        )
 
 
 @pytest.mark.parametrize("type_name", ["daily_readiness", "heartrate"])
