@@ -54,7 +54,7 @@ class RetryPolicy:
     """How often and how long to retry. The defaults are the product's policy; tests pass
     shorter waits. The wait before retry n is min(wait_max, wait_initial * 2**(n-1) +
     uniform(0, wait_jitter)) seconds, or the server's `Retry-After` capped at retry_after_max.
-    No new attempt starts once `timeout` seconds have passed since the first."""
+    No retry is scheduled once `timeout` seconds have passed since the first attempt began."""
 
     attempts: int = 5
     wait_initial: float = 0.5
