@@ -54,9 +54,10 @@ class RetryPolicy:
     """How often and how long to retry. The defaults are the product's policy; tests pass
     shorter waits. The wait before retry n is min(wait_max, wait_initial * 2**(n-1) +
     uniform(0, wait_jitter)) seconds, or the server's `Retry-After` capped at retry_after_max.
-    No retry is scheduled once `timeout` seconds have passed since the first attempt began."""
+    No retry is scheduled once `timeout` seconds have passed since the first attempt began;
+    `attempts=None` leaves the number of attempts to that bound alone."""
 
-    attempts: int = 5
+    attempts: int | None = 5
     wait_initial: float = 0.5
     wait_max: float = 30.0
     wait_jitter: float = 0.5
@@ -64,18 +65,15 @@ class RetryPolicy:
     timeout: float | None = 300.0
 
     def __post_init__(self) -> None:
-        if self.attempts < 1:
+        if self.attempts is not None and self.attempts < 1:
             raise ValueError(f"attempts must be at least 1, got {self.attempts}")
+        if self.attempts is None and self.timeout is None:
+            raise ValueError("attempts=None needs a timeout, or retries would never end")
         for name in ("wait_initial", "wait_max", "wait_jitter", "retry_after_max"):
             if getattr(self, name) < 0:
                 raise ValueError(f"{name} must not be negative")
         if self.timeout is not None and self.timeout <= 0:
             raise ValueError("timeout must be positive (None: no bound)")
-
-    @property
-    def retries(self) -> int:
-        """Retries after the first attempt, at most."""
-        return self.attempts - 1
 
     def single_attempt(self) -> RetryPolicy:
         """The same policy without retries (a dependency already known to be down)."""
