@@ -25,6 +25,7 @@ from bench.common import (
     write_result,
 )
 from myhealth.collector.ingest import ProcessorClient
+from myhealth.platform.retry import DEFAULT_RETRY
 from myhealth.sandbox.generator import Person
 
 FIRST_DAY = dt.date(2021, 1, 1)
@@ -71,7 +72,9 @@ async def send(
     latencies: list[float] = []
     sent = 0
     counts = {"inserted": 0, "updated": 0, "unchanged": 0, "rejected": 0}
-    async with ProcessorClient(base_url, INGEST_TOKEN, attempts=1) as client:
+    async with ProcessorClient(
+        base_url, INGEST_TOKEN, retry=DEFAULT_RETRY.single_attempt()
+    ) as client:
         deadline = time.perf_counter() + seconds
         started = time.perf_counter()
         for batch in batches:

@@ -7,13 +7,16 @@ import datetime as dt
 import math
 import threading
 import time
+from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
 import psycopg
 import pytest
+import stamina
 
 from myhealth.oura.catalog import ALL_NAMES, DATA_TYPES
+from myhealth.platform.retry import DEFAULT_RETRY
 
 from .expected import activity_metrics, readiness_metrics, served, sleep_metrics
 from .support import TIMEZONE, Stack
@@ -203,6 +206,15 @@ def wait_for(condition: Any, timeout: float = 30.0) -> None:
         time.sleep(0.02)
 
 
+@pytest.fixture
+def retries_without_waits() -> Iterator[None]:
+    """stamina's test mode: the same number of attempts, no waits. For tests that check what
+    fails and what is stored, not the backoff (tests/platform/test_retry.py measures that)."""
+    with stamina.set_testing(True, attempts=DEFAULT_RETRY.attempts or 1):
+        yield
+
+
+@pytest.mark.usefixtures("retries_without_waits")
 def test_processor_stopped_mid_run_then_the_next_run_completes(
     stack: Stack, capsys: pytest.CaptureFixture[str]
 ) -> None:

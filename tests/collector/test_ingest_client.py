@@ -16,6 +16,7 @@ from myhealth.collector.ingest import (
     ProcessorRefused,
     ProcessorUnavailable,
 )
+from tests.fast_retry import FAST_RETRY
 
 DOCS = [{"id": str(n), "day": "2026-11-01"} for n in range(6)]
 
@@ -31,7 +32,10 @@ def ingest(handler: Any, documents: list[dict[str, Any]] = DOCS) -> tuple[Ingest
 
     async def main() -> IngestResult:
         async with ProcessorClient(
-            "http://processor.test/", "s3cret", backoff=0.0, transport=httpx.MockTransport(counting)
+            "http://processor.test/",
+            "s3cret",
+            retry=FAST_RETRY,
+            transport=httpx.MockTransport(counting),
         ) as client:
             return await client.ingest("daily_sleep", documents)
 
@@ -90,7 +94,7 @@ def test_server_errors_are_retried_then_unavailable() -> None:
     def failing(request: httpx.Request) -> httpx.Response:
         return httpx.Response(503, json={"detail": "database unavailable"})
 
-    with pytest.raises(ProcessorUnavailable, match="after 4 attempts: HTTP 503"):
+    with pytest.raises(ProcessorUnavailable, match="after 5 attempts: HTTP 503"):
         ingest(failing)
 
 
@@ -116,12 +120,12 @@ def test_once_unavailable_later_requests_fail_without_retrying() -> None:
 
     async def main() -> None:
         async with ProcessorClient(
-            "http://processor.test", None, backoff=0.0, transport=httpx.MockTransport(down)
+            "http://processor.test", None, retry=FAST_RETRY, transport=httpx.MockTransport(down)
         ) as client:
-            with pytest.raises(ProcessorUnavailable, match="after 4 attempts"):
+            with pytest.raises(ProcessorUnavailable, match="after 5 attempts"):
                 await client.ingest("tag", DOCS)
             with pytest.raises(ProcessorUnavailable, match=r"unavailable \(still\)"):
                 await client.ingest("sleep", DOCS)
 
     asyncio.run(main())
-    assert calls == 5
+    assert calls == 6

@@ -13,6 +13,7 @@ import httpx
 
 from myhealth.oura.catalog import DataType
 from myhealth.oura.client import OuraClient
+from tests.fast_retry import FAST_RETRY
 
 
 class CountingTokens:
@@ -36,7 +37,7 @@ Handler = Callable[[httpx.Request], httpx.Response]
 
 def mock_client(handler: Handler, **kwargs: Any) -> tuple[OuraClient, CountingTokens]:
     tokens = CountingTokens()
-    kwargs.setdefault("backoff_base", 0.001)
+    kwargs.setdefault("retry", FAST_RETRY)
     client = OuraClient(
         "https://oura.test", tokens, transport=httpx.MockTransport(handler), **kwargs
     )

@@ -7,6 +7,7 @@ checks the same behaviour end to end against the sandbox over real HTTP.
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import datetime as dt
 import json
 import logging
@@ -33,6 +34,7 @@ from myhealth.oura.client import (
 )
 from myhealth.platform import logging as platform_logging
 from myhealth.platform.config import OuraSettings, load
+from tests.fast_retry import FAST_RETRY
 from tests.oura.fakes import fetch_all, flatten, mock_client
 
 
@@ -232,7 +234,9 @@ def test_retry_after_is_capped_and_429_eventually_gives_up() -> None:
     def handler(request: httpx.Request) -> httpx.Response:
         return httpx.Response(429, headers={"Retry-After": "3600"})
 
-    client, _ = mock_client(handler, retry_after_cap=0.05, max_retries=3)
+    client, _ = mock_client(
+        handler, retry=dataclasses.replace(FAST_RETRY, attempts=4, retry_after_max=0.05)
+    )
     started = time.monotonic()
     with pytest.raises(RateLimitExhausted, match="after 3 retries"):
         fetch_all(client, DATA_TYPES["daily_sleep"], dt.date(2024, 1, 1), dt.date(2024, 1, 1))
@@ -262,7 +266,9 @@ def test_5xx_burst_and_timeouts_are_retried_with_backoff() -> None:
 
 
 def test_persistent_5xx_fails_after_max_retries() -> None:
-    client, _ = mock_client(lambda request: httpx.Response(500), max_retries=2)
+    client, _ = mock_client(
+        lambda request: httpx.Response(500), retry=dataclasses.replace(FAST_RETRY, attempts=3)
+    )
     with pytest.raises(OuraRequestError, match="gave up after 2 retries"):
         fetch_all(client, DATA_TYPES["session"], dt.date(2024, 1, 1), dt.date(2024, 1, 1))
     assert sum(client.stats.requests.values()) == 3

@@ -10,6 +10,7 @@ counts token-endpoint calls. Ground truth comes from the sandbox's own generator
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import datetime as dt
 import threading
 import time
@@ -30,11 +31,18 @@ from myhealth.oura.auth import (
     token_provider,
 )
 from myhealth.oura.catalog import DATA_TYPES, DataType
-from myhealth.oura.client import OuraClient, OuraRequestError, PaginationError
+from myhealth.oura.client import (
+    OuraClient,
+    OuraRequestError,
+    PaginationError,
+    RateLimitExhausted,
+)
 from myhealth.oura.errors import ReauthenticationRequired
 from myhealth.oura.models import parse
 from myhealth.platform.config import OuraSettings, SandboxSettings, load
+from myhealth.platform.errors import ErrorCode
 from myhealth.sandbox.server import RunningSandbox, Sandbox, running
+from tests.fast_retry import FAST_RETRY
 from tests.oura.test_login import Login
 
 NOW = dt.datetime(2025, 6, 15, 12, 0, tzinfo=dt.UTC)
@@ -240,18 +248,32 @@ def test_rate_limited_then_success(sandbox: RunningSandbox) -> None:
     baseline, _ = fetch(sandbox, DATA_TYPES["daily_sleep"], *WINDOW)
     set_faults(sandbox, rate_limit_every=2, retry_after=1, page_size=40)
     started = time.monotonic()
-    pages, client = fetch(sandbox, DATA_TYPES["daily_sleep"], *WINDOW)
+    # Millisecond backoff: any longer wait can only come from the sandbox's Retry-After.
+    pages, client = fetch(sandbox, DATA_TYPES["daily_sleep"], *WINDOW, retry=FAST_RETRY)
+    elapsed = time.monotonic() - started
 
     assert documents(pages) == documents(baseline)
-    assert client.stats.retries["rate_limited"] >= 1
-    assert client.stats.requests[("/v2/usercollection/daily_sleep", "429")] >= 1
-    assert time.monotonic() - started >= 1.0  # Retry-After was honoured
+    limited = client.stats.requests[("/v2/usercollection/daily_sleep", "429")]
+    assert limited >= 1
+    assert client.stats.retries == {"rate_limited": limited}
+    assert elapsed >= limited * 1.0  # each 429 waited out its `Retry-After: 1`
+
+
+def test_retry_after_is_honoured_up_to_the_policy_cap(sandbox: RunningSandbox) -> None:
+    set_faults(sandbox, rate_limit_every=1, retry_after=3)  # every request: 429, wait 3 s
+    policy = dataclasses.replace(FAST_RETRY, attempts=3, retry_after_max=0.2)
+    started = time.monotonic()
+    with pytest.raises(RateLimitExhausted, match="after 2 retries") as raised:
+        fetch(sandbox, DATA_TYPES["daily_sleep"], *WINDOW, retry=policy)
+    elapsed = time.monotonic() - started
+    assert raised.value.code == ErrorCode.RATE_LIMIT_EXHAUSTED
+    assert 2 * 0.2 <= elapsed < 3  # two capped waits, never Oura's 3 s
 
 
 def test_server_error_burst_then_success(sandbox: RunningSandbox) -> None:
     baseline, _ = fetch(sandbox, DATA_TYPES["daily_activity"], *WINDOW)
     set_faults(sandbox, error_burst=4, error_status=502)
-    pages, client = fetch(sandbox, DATA_TYPES["daily_activity"], *WINDOW, backoff_base=0.05)
+    pages, client = fetch(sandbox, DATA_TYPES["daily_activity"], *WINDOW, retry=FAST_RETRY)
 
     assert documents(pages) == documents(baseline)
     assert client.stats.retries == {"server_error": 4}
@@ -261,7 +283,12 @@ def test_server_error_burst_then_success(sandbox: RunningSandbox) -> None:
 def test_persistent_server_errors_fail_after_bounded_retries(sandbox: RunningSandbox) -> None:
     set_faults(sandbox, error_burst=100)
     with pytest.raises(OuraRequestError, match="gave up after 3 retries"):
-        fetch(sandbox, DATA_TYPES["daily_stress"], *WINDOW, max_retries=3, backoff_base=0.01)
+        fetch(
+            sandbox,
+            DATA_TYPES["daily_stress"],
+            *WINDOW,
+            retry=dataclasses.replace(FAST_RETRY, attempts=4),
+        )
 
 
 @pytest.mark.parametrize("type_name", ["daily_readiness", "heartrate"])

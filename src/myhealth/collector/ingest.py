@@ -8,7 +8,8 @@ the processor, which quarantines that one document and stores the rest.
 
 Answers are told apart by what a retry could change:
 - 503, 502, 504, timeouts, connection failures: the processor or its database is away for a
-  moment. Retried a few times with backoff (a rollout is short), then `ProcessorUnavailable`;
+  moment. Retried under the project's retry policy (`myhealth.platform.retry`: a few attempts,
+  exponential backoff with jitter; a rollout is short), then `ProcessorUnavailable`;
   after that, requests of the same run get a single attempt until one succeeds again, so the
   remaining types fail in moments instead of each waiting out retries.
 - 413: the batch is split in halves and each half sent.
@@ -21,7 +22,6 @@ Answers are told apart by what a retry could change:
 
 from __future__ import annotations
 
-import asyncio
 import json
 from collections.abc import Sequence
 from dataclasses import dataclass, field
@@ -33,6 +33,7 @@ import httpx
 from myhealth.platform.bounded_json import document_text
 from myhealth.platform.errors import CodedError, ErrorCode
 from myhealth.platform.logging import get_logger
+from myhealth.platform.retry import DEFAULT_RETRY, RetryPolicy, TransientFailure
 
 INGEST_PATH = "/api/v1/ingest"
 # Answers that mean "away for a moment" (the database, a rollout, a proxy): worth a retry.
@@ -105,8 +106,7 @@ class ProcessorClient:
         token: str | None,
         *,
         timeout: float = 120.0,
-        attempts: int = 4,
-        backoff: float = 0.5,
+        retry: RetryPolicy = DEFAULT_RETRY,
         transport: httpx.AsyncBaseTransport | None = None,
     ) -> None:
         headers = {"Authorization": f"Bearer {token}"} if token else {}
@@ -117,8 +117,7 @@ class ProcessorClient:
             transport=transport,
         )
         self.base_url = base_url
-        self._attempts = attempts
-        self._backoff = backoff
+        self._retry = retry
         self._unavailable = False
 
     async def __aenter__(self) -> ProcessorClient:
@@ -172,25 +171,38 @@ class ProcessorClient:
             raise ProcessorRefused("processor answered with an unexpected body") from None
 
     async def _send(self, method: str, path: str, body: bytes | None) -> httpx.Response:
-        failure = ""
-        attempts = 1 if self._unavailable else self._attempts
-        for attempt in range(attempts):
-            if attempt:
-                await asyncio.sleep(self._backoff * 2 ** (attempt - 1))
-            try:
-                response = await self._client.request(
-                    method, path, content=body, headers=_JSON if body is not None else None
-                )
-            except httpx.TimeoutException:
-                failure = "timed out"
-                continue
-            except httpx.TransportError as exc:
-                failure = str(exc) or type(exc).__name__
-                continue
-            if response.status_code not in RETRIED_STATUSES:
-                self._unavailable = False
-                return response
-            failure = f"HTTP {response.status_code}: {_detail(response)}"
-        self._unavailable = True
-        tries = f"after {attempts} attempts" if attempts > 1 else "(still)"
-        raise ProcessorUnavailable(f"processor at {self.base_url} unavailable {tries}: {failure}")
+        """One request under the retry policy (a single attempt while the processor is known
+        to be down); any answer but 502/503/504 is returned for the caller to judge."""
+        policy = self._retry.single_attempt() if self._unavailable else self._retry
+        attempts = 0
+        try:
+            async for attempt in policy.retrying():
+                with attempt:
+                    attempts += 1
+                    response = await self._attempt(method, path, body)
+                    self._unavailable = False
+                    return response
+        except TransientFailure as failure:
+            self._unavailable = True
+            tries = f"after {attempts} attempts" if attempts > 1 else "(still)"
+            raise ProcessorUnavailable(
+                f"processor at {self.base_url} unavailable {tries}: {failure}"
+            ) from None
+        raise AssertionError("unreachable")  # pragma: no cover - the policy makes >= 1 attempt
+
+    async def _attempt(self, method: str, path: str, body: bytes | None) -> httpx.Response:
+        try:
+            response = await self._client.request(
+                method, path, content=body, headers=_JSON if body is not None else None
+            )
+        except httpx.TimeoutException:
+            raise TransientFailure("processor", "timeout", "timed out") from None
+        except httpx.TransportError as exc:
+            raise TransientFailure(
+                "processor", "server_error", str(exc) or type(exc).__name__
+            ) from None
+        if response.status_code in RETRIED_STATUSES:
+            raise TransientFailure(
+                "processor", "server_error", f"HTTP {response.status_code}: {_detail(response)}"
+            )
+        return response

@@ -7,8 +7,8 @@ bookkeeping tables of migration 0001 do: `sync_checkpoints`, `sync_runs`, `sync_
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import datetime as dt
-import time
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterable, Mapping
 from contextlib import asynccontextmanager
 from typing import Any, TypeVar
@@ -19,6 +19,7 @@ from psycopg.types.json import Jsonb
 from myhealth.oura.catalog import ALL_NAMES
 from myhealth.platform.errors import ErrorCode, UserFacingError
 from myhealth.platform.logging import get_logger
+from myhealth.platform.retry import DEFAULT_RETRY, RetryPolicy, TransientFailure
 from myhealth.storage.db import CONNECT_TIMEOUT_SECONDS, DatabaseUnavailable
 
 T = TypeVar("T")
@@ -45,7 +46,16 @@ async def connect(url: str) -> AsyncIterator[psycopg.AsyncConnection[Any]]:
 
 
 RECONNECT_SECONDS = 60.0  # how long a database restart may take before the run gives up
-RECONNECT_PAUSE_SECONDS = 0.5
+# The project's retry policy, bounded by time rather than attempts: a restart takes what it takes.
+RECONNECT_RETRY = dataclasses.replace(
+    DEFAULT_RETRY, attempts=None, wait_max=2.0, timeout=RECONNECT_SECONDS
+)
+
+
+class _ConnectionLost(TransientFailure):
+    def __init__(self, error: psycopg.OperationalError) -> None:
+        super().__init__("collect_bookkeeping", "connection_lost", str(error))
+        self.error = error
 
 
 class RunLockLost(UserFacingError):
@@ -65,28 +75,35 @@ class Bookkeeping:
     `run(operation)` applies one operation of this module (each is one statement or one
     transaction, and safe to apply again) under a lock: concurrent types never interleave
     their transactions on the one connection. An operation that failed because the
-    connection broke is applied again on a new connection, for up to `RECONNECT_SECONDS`.
+    connection broke is applied again on a new connection under the retry policy, for up to
+    `RECONNECT_SECONDS`.
     """
 
-    def __init__(self, url: str, conn: psycopg.AsyncConnection[Any]) -> None:
+    def __init__(
+        self, url: str, conn: psycopg.AsyncConnection[Any], retry: RetryPolicy = RECONNECT_RETRY
+    ) -> None:
         self._url = url
         self._conn = conn
+        self._retry = retry
         self._lock = asyncio.Lock()
         self.reconnects = 0
 
     async def run(self, operation: Callable[[psycopg.AsyncConnection[Any]], Awaitable[T]]) -> T:
         async with self._lock:
-            deadline = time.monotonic() + RECONNECT_SECONDS
-            while True:
-                try:
-                    if self._conn.closed:
-                        await self._reopen()
-                    return await operation(self._conn)
-                except psycopg.OperationalError:
-                    if not self._conn.closed or time.monotonic() > deadline:
-                        raise  # a live connection refused the statement: not a blip
-                    log.warning("collect_bookkeeping_connection_lost")
-                    await asyncio.sleep(RECONNECT_PAUSE_SECONDS)
+            try:
+                async for attempt in self._retry.retrying():
+                    with attempt:
+                        try:
+                            if self._conn.closed:
+                                await self._reopen()
+                            return await operation(self._conn)
+                        except psycopg.OperationalError as exc:
+                            if not self._conn.closed:
+                                raise  # a live connection refused the statement: not a blip
+                            raise _ConnectionLost(exc) from exc
+            except _ConnectionLost as lost:
+                raise lost.error from None
+            raise AssertionError("unreachable")  # pragma: no cover - at least one attempt
 
     async def _reopen(self) -> None:
         self._conn = await psycopg.AsyncConnection.connect(

@@ -14,7 +14,6 @@ from __future__ import annotations
 
 import asyncio
 import datetime as dt
-import random
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any, Protocol
@@ -26,6 +25,7 @@ from myhealth.oura.errors import OuraError, OuraRequestError, ReauthenticationRe
 from myhealth.platform.config import OuraSettings
 from myhealth.platform.errors import ErrorCode, UserFacingError
 from myhealth.platform.logging import get_logger
+from myhealth.platform.retry import DEFAULT_RETRY, RetryPolicy, TransientFailure
 from myhealth.storage.db import CONNECT_TIMEOUT_SECONDS, DatabaseUnavailable
 
 log = get_logger("oura.auth")
@@ -33,9 +33,9 @@ log = get_logger("oura.auth")
 PROVIDER = "oura"
 # An access token this close to its expiry is refreshed before use rather than after a 401.
 EXPIRY_MARGIN = dt.timedelta(minutes=2)
-TOKEN_ENDPOINT_ATTEMPTS = 3
-# Longer than a refresh can take (3 attempts x the 30 s timeout), so waiting is the norm.
-REFRESH_LOCK_WAIT_SECONDS = 120
+# Longer than a refresh can take (DEFAULT_RETRY's 5 attempts x the 30 s request timeout, plus
+# backoff), so waiting for another run's refresh is the norm.
+REFRESH_LOCK_WAIT_SECONDS = 180
 
 LOGIN_HINT = "run `myhealth auth login` to connect the Oura account again (docs/oura-setup.md)"
 
@@ -94,51 +94,69 @@ def parse_token_response(body: Any, now: dt.datetime) -> TokenSet:
     )
 
 
+class _TokenEndpointFailure(TransientFailure):
+    """The token endpoint timed out, was unreachable or answered 5xx: worth a retry."""
+
+    def __init__(self, reason: str, message: str, status: int | None = None) -> None:
+        super().__init__("oura_token", reason, message)
+        self.status = status
+
+
 async def request_tokens(
     token_url: str,
     form: Mapping[str, str],
     *,
     request_timeout: float = 30.0,
     transport: httpx.AsyncBaseTransport | None = None,
+    retry: RetryPolicy = DEFAULT_RETRY,
 ) -> TokenSet:
-    """POST a form to the token endpoint; retry 5xx and timeouts a few times.
+    """POST a form to the token endpoint; 5xx, timeouts and connection failures are retried
+    under the project's retry policy.
 
-    Raises TokenRequestRefused for an OAuth2 error answer (4xx)."""
+    Raises TokenRequestRefused for an OAuth2 error answer (4xx), OuraRequestError when the
+    endpoint stays unreachable or failing."""
     async with httpx.AsyncClient(timeout=request_timeout, transport=transport) as http:
-        for attempt in range(1, TOKEN_ENDPOINT_ATTEMPTS + 1):
-            try:
-                response = await http.post(
-                    token_url, data=dict(form), headers={"Accept": "application/json"}
-                )
-            except httpx.TransportError as exc:
-                if attempt == TOKEN_ENDPOINT_ATTEMPTS:
-                    raise OuraRequestError(
-                        f"cannot reach Oura's token endpoint {token_url}: {type(exc).__name__}"
-                    ) from None
-                await asyncio.sleep(_backoff(attempt))
-                continue
-            if response.status_code >= 500 and attempt < TOKEN_ENDPOINT_ATTEMPTS:
-                await asyncio.sleep(_backoff(attempt))
-                continue
-            now = dt.datetime.now(dt.UTC)
-            try:
-                body = response.json()
-            except ValueError:
-                body = None
-            if response.status_code == 200:
-                return parse_token_response(body, now)
-            if 400 <= response.status_code < 500:
-                error, description = _oauth_error(body)
-                raise TokenRequestRefused(error, description, response.status_code)
-            raise OuraRequestError(
-                f"Oura's token endpoint failed with {response.status_code}",
-                status=response.status_code,
-            )
-    raise AssertionError("unreachable")  # pragma: no cover
+        try:
+            async for attempt in retry.retrying():
+                with attempt:
+                    return await _post_form(http, token_url, form)
+        except _TokenEndpointFailure as failure:
+            raise OuraRequestError(str(failure), status=failure.status) from None
+    raise AssertionError("unreachable")  # pragma: no cover - the policy makes >= 1 attempt
 
 
-def _backoff(attempt: int) -> float:
-    return float(min(8.0, 0.5 * 2 ** (attempt - 1)) * random.uniform(0.5, 1.5))  # noqa: S311
+async def _post_form(http: httpx.AsyncClient, token_url: str, form: Mapping[str, str]) -> TokenSet:
+    try:
+        response = await http.post(
+            token_url, data=dict(form), headers={"Accept": "application/json"}
+        )
+    except httpx.TimeoutException:
+        raise _TokenEndpointFailure(
+            "timeout", f"Oura's token endpoint {token_url} timed out"
+        ) from None
+    except httpx.TransportError as exc:
+        raise _TokenEndpointFailure(
+            "server_error", f"cannot reach Oura's token endpoint {token_url}: {type(exc).__name__}"
+        ) from None
+    if response.status_code >= 500:
+        raise _TokenEndpointFailure(
+            "server_error",
+            f"Oura's token endpoint failed with {response.status_code}",
+            response.status_code,
+        )
+    now = dt.datetime.now(dt.UTC)
+    try:
+        body = response.json()
+    except ValueError:
+        body = None
+    if response.status_code == 200:
+        return parse_token_response(body, now)
+    if 400 <= response.status_code < 500:
+        error, description = _oauth_error(body)
+        raise TokenRequestRefused(error, description, response.status_code)
+    raise OuraRequestError(
+        f"Oura's token endpoint answered {response.status_code}", status=response.status_code
+    )
 
 
 def _oauth_error(body: Any) -> tuple[str, str | None]:

@@ -9,19 +9,18 @@ What it takes care of, so callers do not have to (the evidence is in docs/oura-a
   `+` in offsets goes out as `%2B` (httpx encodes query values).
 - Pagination: `next_token` is followed to the end; a repeated token or more than `max_pages`
   pages is a PaginationError, never an endless loop (#pagination).
-- Errors: 429 waits `Retry-After` (capped); 5xx, timeouts and connection failures back off
-  exponentially with jitter; 401 refreshes the token once; 403, 426 and other 4xx fail fast
-  with Oura's `detail` (#errors-and-rate-limits).
+- Errors: the project's retry policy (`myhealth.platform.retry`): 429 waits `Retry-After`
+  (capped); 5xx, timeouts and connection failures back off exponentially with jitter. A 401
+  refreshes the token once and sends the request again; 403, 426 and other 4xx fail fast with
+  Oura's `detail` (#errors-and-rate-limits).
 - Every request is counted by route template and status (`stats`, and Prometheus counters
   when a registry is given).
 """
 
 from __future__ import annotations
 
-import asyncio
 import datetime as dt
 import email.utils
-import random
 from collections import Counter
 from collections.abc import AsyncIterator, Callable, Mapping, Sequence
 from dataclasses import dataclass, field
@@ -53,7 +52,7 @@ from myhealth.platform.bounded_json import (
     read_envelope,
 )
 from myhealth.platform.config import OuraSettings
-from myhealth.platform.logging import get_logger
+from myhealth.platform.retry import DEFAULT_RETRY, RetryPolicy, TransientFailure
 
 __all__ = [
     "AccessForbidden",
@@ -69,7 +68,6 @@ __all__ = [
     "client_from_settings",
 ]
 
-log = get_logger("oura.client")
 
 COLLECTION_PATH = "/v2/usercollection"
 # Padding of date windows: the end is inclusive or exclusive by collection, and some filter by
@@ -78,7 +76,6 @@ DATE_PADDING = dt.timedelta(days=2)
 HEARTRATE_CHUNK = dt.timedelta(days=30)
 # Heart-rate requests reach a little past the chunk; the client filters to the exact interval.
 HEARTRATE_PADDING = dt.timedelta(minutes=1)
-BACKOFF_CAP_SECONDS = 30.0
 # Documents one page may hold before it is treated as a broken answer (Oura's are <= 1,000s).
 MAX_PAGE_DOCUMENTS = 1_000_000
 
@@ -102,13 +99,6 @@ class RequestStats:
     retries: Counter[str] = field(default_factory=Counter)
 
 
-class _Retry(Exception):
-    def __init__(self, reason: str, delay: float | None, message: str) -> None:
-        super().__init__(message)
-        self.reason = reason
-        self.delay = delay
-
-
 class OuraClient:
     """`async with OuraClient(base_url, tokens) as oura: async for page in oura.fetch(...)`."""
 
@@ -118,18 +108,14 @@ class OuraClient:
         tokens: TokenProvider,
         *,
         timeout: float = 30.0,
-        max_retries: int = 5,
         max_pages: int = 10_000,
-        retry_after_cap: float = 60.0,
+        retry: RetryPolicy = DEFAULT_RETRY,
         transport: httpx.AsyncBaseTransport | None = None,
         registry: CollectorRegistry | None = None,
-        backoff_base: float = 1.0,
     ) -> None:
         self._tokens = tokens
-        self._max_retries = max_retries
         self._max_pages = max_pages
-        self._retry_after_cap = retry_after_cap
-        self._backoff_base = backoff_base
+        self._retry = retry
         self._http = httpx.AsyncClient(
             base_url=base_url.rstrip("/"),
             timeout=httpx.Timeout(timeout),
@@ -321,72 +307,62 @@ class OuraClient:
         params: Mapping[str, str],
         read: Callable[[bytes], _Body],
     ) -> _Body:
-        """GET `path`, retrying what is worth retrying; returns the body as `read` decodes it
-        (a body `read` refuses as not JSON counts as a server error)."""
+        """GET `path` under the retry policy; returns the body as `read` decodes it (a body
+        `read` refuses as not JSON counts as a server error, worth a retry).
+
+        A 401 is not retried blindly: the token is refreshed once and the request sent again
+        at once; a second 401 means the account must be connected again."""
+        token = await self._tokens.access_token()
         refreshed = False
         retries = 0
-        token = await self._tokens.access_token()
-        while True:
-            try:
-                response = await self._http.get(
-                    path, params=params, headers={"Authorization": f"Bearer {token}"}
-                )
-            except httpx.TimeoutException:
-                self._count(route, "timeout")
-                failure = _Retry("timeout", None, f"{route}: timed out")
-            except httpx.TransportError as exc:
-                self._count(route, "error")
-                failure = _Retry("server_error", None, f"{route}: {type(exc).__name__}")
-            else:
-                status = response.status_code
-                self._count(route, str(status))
-                if status == 200:
+        previous: TransientFailure | None = None
+        try:
+            async for attempt in self._retry.retrying():
+                with attempt:
+                    if previous is not None:
+                        retries += 1
+                        self._count_retry(previous.reason)
                     try:
-                        return read(response.content)
-                    except ValueError:
-                        failure = _Retry("server_error", None, f"{route}: 200 with invalid JSON")
-                elif status == 401:
-                    if refreshed:
-                        raise ReauthenticationRequired(
-                            f"Oura rejected the access token for {route} even after a refresh "
-                            "(401): run `myhealth auth login` to connect the Oura account again"
-                        )
-                    refreshed = True
-                    token = await self._tokens.refresh(token)
-                    continue
-                elif status == 429:
-                    failure = _Retry(
-                        "rate_limited",
-                        _retry_after(response.headers.get("Retry-After"), self._retry_after_cap),
-                        f"{route}: rate limited (429)",
-                    )
-                elif status >= 500:
-                    failure = _Retry("server_error", None, f"{route}: Oura answered {status}")
-                else:
-                    raise _client_error(route, response)
-            if retries >= self._max_retries:
-                if failure.reason == "rate_limited":
-                    raise RateLimitExhausted(
-                        f"{route}: still rate limited (429) after {retries} retries"
-                    )
-                raise OuraRequestError(f"{failure!s} (gave up after {retries} retries)")
-            retries += 1
-            delay = failure.delay if failure.delay is not None else self._backoff(retries)
-            self.stats.retries[failure.reason] += 1
-            if self._prom_retries is not None:
-                self._prom_retries.labels(failure.reason).inc()
-            log.warning(
-                "oura_retry",
-                route=route,
-                reason=failure.reason,
-                attempt=retries,
-                delay_s=round(delay, 2),
-            )
-            await asyncio.sleep(delay)
+                        response = await self._get(route, path, params, token)
+                        if response.status_code == 401 and not refreshed:
+                            refreshed = True
+                            token = await self._tokens.refresh(token)
+                            response = await self._get(route, path, params, token)
+                        return _answer(route, response, read)
+                    except TransientFailure as failure:
+                        previous = failure
+                        raise
+        except TransientFailure as failure:
+            if failure.reason == "rate_limited":
+                raise RateLimitExhausted(
+                    f"{route}: still rate limited (429) after {retries} retries"
+                ) from None
+            raise OuraRequestError(f"{failure} (gave up after {retries} retries)") from None
+        raise AssertionError("unreachable")  # pragma: no cover - the policy makes >= 1 attempt
 
-    def _backoff(self, retry: int) -> float:
-        ceiling = min(BACKOFF_CAP_SECONDS, self._backoff_base * 2 ** (retry - 1))
-        return float(ceiling * random.uniform(0.5, 1.0))  # noqa: S311 - jitter, not crypto
+    async def _get(
+        self, route: str, path: str, params: Mapping[str, str], token: str
+    ) -> httpx.Response:
+        """One GET, counted; timeouts and connection failures are transient."""
+        try:
+            response = await self._http.get(
+                path, params=params, headers={"Authorization": f"Bearer {token}"}
+            )
+        except httpx.TimeoutException:
+            self._count(route, "timeout")
+            raise TransientFailure("oura", "timeout", f"{route}: timed out") from None
+        except httpx.TransportError as exc:
+            self._count(route, "error")
+            raise TransientFailure(
+                "oura", "server_error", f"{route}: {type(exc).__name__}"
+            ) from None
+        self._count(route, str(response.status_code))
+        return response
+
+    def _count_retry(self, reason: str) -> None:
+        self.stats.retries[reason] += 1
+        if self._prom_retries is not None:
+            self._prom_retries.labels(reason).inc()
 
     def _count(self, route: str, status: str) -> None:
         self.stats.requests[(route, status)] += 1
@@ -401,8 +377,37 @@ def client_from_settings(
     return OuraClient(str(settings.OURA_API_BASE_URL), token_provider(settings), registry=registry)
 
 
-def _retry_after(value: str | None, cap: float) -> float | None:
-    """Seconds to wait from a Retry-After header (seconds or an HTTP date), capped."""
+def _answer(route: str, response: httpx.Response, read: Callable[[bytes], _Body]) -> _Body:
+    """The body of a 200; TransientFailure for what a retry could fix (429, 5xx, a 200 whose
+    body is not JSON); the matching OuraError for everything else."""
+    status = response.status_code
+    if status == 200:
+        try:
+            return read(response.content)
+        except ValueError:
+            raise TransientFailure(
+                "oura", "server_error", f"{route}: 200 with invalid JSON"
+            ) from None
+    if status == 401:
+        raise ReauthenticationRequired(
+            f"Oura rejected the access token for {route} even after a refresh "
+            "(401): run `myhealth auth login` to connect the Oura account again"
+        )
+    if status == 429:
+        raise TransientFailure(
+            "oura",
+            "rate_limited",
+            f"{route}: rate limited (429)",
+            retry_after=_retry_after(response.headers.get("Retry-After")),
+        )
+    if status >= 500:
+        raise TransientFailure("oura", "server_error", f"{route}: Oura answered {status}")
+    raise _client_error(route, response)
+
+
+def _retry_after(value: str | None) -> float | None:
+    """Seconds to wait from a Retry-After header (seconds or an HTTP date); the retry policy
+    caps it."""
     if value is None:
         return None
     value = value.strip()
@@ -416,7 +421,7 @@ def _retry_after(value: str | None, cap: float) -> float | None:
         if when.tzinfo is None:
             when = when.replace(tzinfo=dt.UTC)
         seconds = (when - dt.datetime.now(dt.UTC)).total_seconds()
-    return max(0.0, min(seconds, cap))
+    return max(0.0, seconds)
 
 
 def describe_detail(body: Any) -> str:
