@@ -6,57 +6,21 @@ in-process through `myhealth.cli.run`."""
 
 from __future__ import annotations
 
-import contextlib
-import os
-import subprocess
-import sys
-import time
 from collections.abc import Iterator
 
-import httpx
 import pytest
 
 from myhealth.platform.config import CollectorSettings
-from myhealth.storage.local_cluster import free_port
+from tests.processes import myhealth_environ, service
 
 from .support import NOW, TIMEZONE, Stack
 
 
 @pytest.fixture(scope="session")
-def sandbox_url() -> Iterator[str]:
-    port = free_port()
-    environ = {
-        **os.environ,
-        "HOST": "127.0.0.1",
-        "PORT": str(port),
-        "USER_TIMEZONE": TIMEZONE,
-        "SANDBOX_SEED": "42",
-        "LOG_LEVEL": "warning",
-    }
-    process = subprocess.Popen(
-        [sys.executable, "-c", "from myhealth.cli import main; main()", "sandbox"],
-        env=environ,
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-    )
-    url = f"http://127.0.0.1:{port}"
-    try:
-        deadline = time.monotonic() + 60
-        while True:
-            assert process.poll() is None, "the sandbox exited at start"
-            assert time.monotonic() < deadline, "the sandbox did not start"
-            with contextlib.suppress(httpx.TransportError):
-                if httpx.get(f"{url}/health", timeout=1).status_code == 200:
-                    break
-            time.sleep(0.1)
-        yield url
-    finally:
-        process.terminate()
-        try:
-            process.wait(10)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait(5)
+def sandbox_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    environ = myhealth_environ(USER_TIMEZONE=TIMEZONE, SANDBOX_SEED="42")
+    with service("sandbox", environ, tmp_path_factory.mktemp("sandbox")) as sandbox:
+        yield sandbox.url
 
 
 @pytest.fixture

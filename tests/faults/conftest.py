@@ -12,8 +12,7 @@ import pytest
 
 from myhealth.storage import migrate
 from myhealth.storage.local_cluster import LocalCluster
-
-from .processes import Service, myhealth_environ, service
+from tests.processes import Service, myhealth_environ, service
 
 TIMEZONE = "UTC"
 _counter = itertools.count()

@@ -21,11 +21,11 @@ import psycopg
 import pytest
 
 from myhealth.storage.local_cluster import LocalCluster
+from tests.processes import Service, myhealth_environ, service, start, stop, wait_until
 
 from ..collector.expected import served
 from . import alerts
 from .conftest import TIMEZONE
-from .processes import Service, myhealth_environ, service, start, stop, wait_until
 
 INGEST_TOKEN = "fault-suite-ingest-token"
 API_KEY = "fault-suite-api-key-0123456789"

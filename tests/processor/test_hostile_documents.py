@@ -10,19 +10,16 @@ nothing stored, and the 3-million-element array took 28 s and 2.25 GB before a 5
 
 from __future__ import annotations
 
-import contextlib
-import os
-import subprocess
-import sys
 import time
 from collections.abc import Iterator
+from pathlib import Path
 from typing import Any
 
 import httpx
 import psycopg
 import pytest
 
-from myhealth.storage.local_cluster import free_port
+from tests.processes import myhealth_environ, service
 
 from .support import INGEST_TOKEN, example_documents
 
@@ -186,40 +183,11 @@ def test_a_value_postgresql_refuses_rejects_only_its_document(
 
 
 @pytest.fixture
-def processor_process(database_url: str) -> Iterator[tuple[str, int]]:
-    port = free_port()
-    environ = {
-        **os.environ,
-        "DATABASE_URL": database_url,
-        "INGEST_TOKEN": INGEST_TOKEN,
-        "HOST": "127.0.0.1",
-        "PORT": str(port),
-        "LOG_LEVEL": "warning",
-    }
-    process = subprocess.Popen(
-        [sys.executable, "-c", "from myhealth.cli import main; main()", "processor"],
-        env=environ,
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-    )
-    url = f"http://127.0.0.1:{port}"
-    try:
-        deadline = time.monotonic() + 60
-        while True:
-            assert process.poll() is None, "the processor exited at start"
-            assert time.monotonic() < deadline, "the processor did not start"
-            with contextlib.suppress(httpx.TransportError):
-                if httpx.get(f"{url}/health", timeout=1).status_code == 200:
-                    break
-            time.sleep(0.1)
-        yield url, process.pid
-    finally:
-        process.terminate()
-        try:
-            process.wait(10)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait(5)
+def processor_process(database_url: str, tmp_path: Path) -> Iterator[tuple[str, int]]:
+    environ = myhealth_environ(DATABASE_URL=database_url, INGEST_TOKEN=INGEST_TOKEN)
+    with service("processor", environ, tmp_path) as processor:
+        assert processor.process is not None
+        yield processor.url, processor.process.pid
 
 
 def _peak_rss_mb(pid: int) -> float:

@@ -1,4 +1,5 @@
-"""The product's services as real processes for the fault suite, each stopped on exit."""
+"""The product's services as real processes (fault suite, processor and collector tests), each
+stopped on exit."""
 
 from __future__ import annotations
 
