@@ -62,9 +62,10 @@ class Stack:
     def data_requests(self) -> int:
         return int(self.sandbox_get("stats")["data_requests"])
 
-    def start_processor(self) -> None:
+    def start_processor(self, **environ: str) -> None:
         settings = load(
-            ProcessorSettings, {"DATABASE_URL": self.database_url, "INGEST_TOKEN": INGEST_TOKEN}
+            ProcessorSettings,
+            {"DATABASE_URL": self.database_url, "INGEST_TOKEN": INGEST_TOKEN, **environ},
         )
         self.processor_url = self._processor.enter_context(processor_running(settings))
 

@@ -12,7 +12,9 @@ Answers are told apart by what a retry could change:
   exponential backoff with jitter; a rollout is short), then `ProcessorUnavailable`;
   after that, requests of the same run get a single attempt until one succeeds again, so the
   remaining types fail in moments instead of each waiting out retries.
-- 413: the batch is split in halves and each half sent.
+- 413: the batch is split in halves and each half sent; a single document still too large is
+  not sent at all: it comes back in `IngestResult.oversize` (with a `document_too_large`
+  rejection) for the runner to quarantine itself, so one huge document never fails its type.
 - any other 4xx (401 wrong INGEST_TOKEN, 422 a body the processor cannot read) and 500 (a
   processor bug): `ProcessorRefused`, never retried, since the same bytes get the same answer.
   The type fails and its checkpoint stays where it was, so the next run sends the same window
@@ -36,6 +38,8 @@ from myhealth.platform.logging import get_logger
 from myhealth.platform.retry import DEFAULT_RETRY, RetryPolicy, TransientFailure
 
 INGEST_PATH = "/api/v1/ingest"
+# The processor's reason code for a document over its size bound (platform/bounded_json.py).
+DOCUMENT_TOO_LARGE = "document_too_large"
 # Answers that mean "away for a moment" (the database, a rollout, a proxy): worth a retry.
 RETRIED_STATUSES = frozenset({502, 503, 504})
 
@@ -77,6 +81,8 @@ class IngestResult:
     updated: int = 0
     unchanged: int = 0
     rejected: list[dict[str, Any]] = field(default_factory=list)
+    # Documents (their received JSON text) that no batch could carry: over INGEST_MAX_BYTES.
+    oversize: list[str] = field(default_factory=list)
 
     def add(self, other: IngestResult) -> None:
         self.received += other.received
@@ -84,9 +90,28 @@ class IngestResult:
         self.updated += other.updated
         self.unchanged += other.unchanged
         self.rejected.extend(other.rejected)
+        self.oversize.extend(other.oversize)
 
 
 _JSON = {"Content-Type": "application/json"}
+
+
+def _too_large(document: Any) -> IngestResult:
+    """A lone document over the processor's body limit, handed back to be quarantined."""
+    document_id = document.get("id") if isinstance(document, dict) else None
+    return IngestResult(
+        received=1,
+        rejected=[
+            {
+                "index": 0,
+                "id": document_id if isinstance(document_id, str) else None,
+                "code": DOCUMENT_TOO_LARGE,
+                "error": "larger than the processor accepts in one request (HTTP 413); "
+                "quarantined by the collector",
+            }
+        ],
+        oversize=[document_text(document)],
+    )
 
 
 def _detail(response: httpx.Response) -> str:
@@ -142,6 +167,8 @@ class ProcessorClient:
             result = await self.ingest(data_type, documents[:half])
             result.add(await self.ingest(data_type, documents[half:]))
             return result
+        if response.status_code == 413:
+            return _too_large(documents[0])
         if response.status_code >= 400:  # the same bytes would get the same answer
             detail = _detail(response)
             log.error(

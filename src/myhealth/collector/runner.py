@@ -224,6 +224,14 @@ class Runner:
             nonlocal through
             while (batch := await batches.get()) is not None:
                 result = await self._ingestor.ingest(data_type.name, batch)
+                if result.oversize:
+                    await self._book.run(
+                        functools.partial(
+                            state.quarantine_oversize,
+                            data_type=data_type.name,
+                            raw_documents=result.oversize,
+                        )
+                    )
                 outcome.totals.add(result)
                 outcome.documents += len(batch)
                 if result.rejected:

@@ -9,7 +9,7 @@ from __future__ import annotations
 import asyncio
 import dataclasses
 import datetime as dt
-from collections.abc import AsyncIterator, Awaitable, Callable, Iterable, Mapping
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterable, Mapping, Sequence
 from contextlib import asynccontextmanager
 from typing import Any, TypeVar
 
@@ -219,6 +219,27 @@ async def finish_type(
             " finished_at = now() WHERE run_id = %s AND data_type = %s",
             ("failed" if error else "succeeded", documents, error, run_id, name),
         )
+
+
+async def quarantine_oversize(
+    conn: psycopg.AsyncConnection[Any], data_type: str, raw_documents: Sequence[str]
+) -> None:
+    """Quarantine, as received, documents too large for any ingest request (the processor
+    answered 413 to each alone); once per distinct text, like the processor's quarantine."""
+    async with conn.transaction():
+        for raw in raw_documents:
+            await conn.execute(
+                "INSERT INTO quarantined_documents (data_type, raw_document, reason_code, reason)"
+                " VALUES (%s, %s, %s, %s)"
+                " ON CONFLICT (data_type, md5(raw_document)) DO NOTHING",
+                (
+                    data_type,
+                    raw,
+                    "document_too_large",
+                    "larger than the processor accepts in one request;"
+                    " quarantined by the collector",
+                ),
+            )
 
 
 async def finish_run(
