@@ -10,6 +10,7 @@ import json
 import re
 import subprocess
 from collections.abc import Callable
+from pathlib import Path
 from typing import Any
 
 import hcl2
@@ -155,6 +156,24 @@ def test_a_missing_terraform_file_fails_the_render() -> None:
     )
     assert result.returncode != 0
     assert "infrastructure-<env>.json" in result.stderr
+
+
+def test_karpenter_from_terraform_fails_the_render_with_a_reason(tmp_path: Path) -> None:
+    """Terraform can switch Cluster Autoscaler's IRSA role off for Karpenter, which no
+    Application installs yet: the render says so instead of a missing role ARN."""
+    infrastructure = json.loads((INFRASTRUCTURE / "dev.json").read_text())
+    infrastructure["platform"]["karpenter"] = {"node_iam_role_name": "karpenter-node"}
+    infrastructure["platform"]["clusterAutoscalerRoleArn"] = None
+    values = tmp_path / "infrastructure-dev.json"
+    values.write_text(json.dumps(infrastructure))
+    result = subprocess.run(
+        [tool("helm"), "template", "apps", str(APPS_CHART), "-f", str(values)],
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    assert result.returncode != 0
+    assert "enable_karpenter" in result.stderr
 
 
 def test_the_app_layers_the_terraform_values_file(
