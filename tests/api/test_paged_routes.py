@@ -160,9 +160,10 @@ def test_every_cursor_yields_each_stored_document_once_in_order(
             )
             assert got == expected, (name, start, end, limit)
     # The dataset really has equal days and several pages per range.
-    if DOCUMENT_TYPES[name].day_field is not None:
+    day_field = DOCUMENT_TYPES[name].day_field
+    if day_field is not None:
         full = expected_documents(name, *RANGES[0])
-        days = [d[DOCUMENT_TYPES[name].day_field] for d in full]
+        days = [d[day_field] for d in full]
         assert len(days) > len(set(days))
         assert len(full) > 6
 
