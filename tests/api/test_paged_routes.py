@@ -109,9 +109,10 @@ def follow(
     """Every page's `data`, following `next_cursor`; full pages until the last."""
     items: list[Any] = []
     cursor = None
-    for _ in range(10_000):
+    for _ in range(1000):  # the largest paged answer here is under 1000 rows
         query = {**params, "limit": limit, **({"cursor": cursor} if cursor else {})}
         body = get_json(client, path, auth, **query)
+        assert body["next_cursor"] is None or body["next_cursor"] != cursor, "paging is stuck"
         cursor = body["next_cursor"]
         items.extend(body["data"])
         if cursor is None:
