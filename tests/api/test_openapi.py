@@ -21,6 +21,8 @@ ROUTES = {
     ("get", "/api/v1/readiness"),
     ("get", "/api/v1/dashboard"),
     ("get", "/api/v1/trends/{metric}"),
+    ("get", "/api/v1/data/{type}"),
+    ("get", "/api/v1/heart_rate"),
     ("get", "/health"),
     ("get", "/ready"),
     ("get", "/metrics"),
@@ -55,7 +57,13 @@ def test_json_responses_have_models(document: dict[str, Any]) -> None:
 
 def test_errors_are_documented(document: dict[str, Any]) -> None:
     paths = document["paths"]
-    for path in ("/api/v1/sleep", "/api/v1/dashboard", "/api/v1/trends/{metric}"):
+    for path in (
+        "/api/v1/sleep",
+        "/api/v1/dashboard",
+        "/api/v1/trends/{metric}",
+        "/api/v1/data/{type}",
+        "/api/v1/heart_rate",
+    ):
         responses = paths[path]["get"]["responses"]
         assert {"200", "401", "422", "429"} <= responses.keys(), path
         assert responses["401"]["content"]["application/json"]["schema"]["$ref"].endswith(
@@ -63,6 +71,7 @@ def test_errors_are_documented(document: dict[str, Any]) -> None:
         )
         assert paths[path]["get"]["security"] == [{"HTTPBearer": []}]
     assert "404" in paths["/api/v1/trends/{metric}"]["get"]["responses"]
+    assert "404" in paths["/api/v1/data/{type}"]["get"]["responses"]
     login = paths["/auth/login"]["post"]
     assert {"200", "401", "422", "429"} <= login["responses"].keys()
     assert "security" not in login
@@ -113,4 +122,4 @@ def test_schemathesis_finds_no_failures(filled_database_url: str, tmp_path: Path
         (tmp_path / "schemathesis.txt").write_text(result.stdout + result.stderr)
         assert result.returncode == 0, result.stdout[-6000:] + result.stderr[-2000:]
         assert "No issues found" in result.stdout
-        assert "9 selected / 9 total" in result.stdout
+        assert "11 selected / 11 total" in result.stdout

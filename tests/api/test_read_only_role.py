@@ -147,6 +147,9 @@ def test_api_works_as_the_read_only_role(
         "/api/v1/readiness",
         "/api/v1/dashboard",
         "/api/v1/trends/heart_rate",
+        "/api/v1/data/sleep",
+        "/api/v1/data/personal_info",
+        "/api/v1/heart_rate",
         "/ready",
     ):
         response = client.get(path, headers=headers)

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
-from typing import Literal
+from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
@@ -116,3 +116,26 @@ class Trend(_Model):
 
 class Status(_Model):
     status: str = Field(description="`ok`, `ready`, or why the service is not ready.")
+
+
+NEXT_CURSOR = (
+    "Pass as `cursor`, with the same other parameters, for the next page; null on the last page."
+)
+
+
+class DocumentPage(_Model):
+    data: list[dict[str, Any]] = Field(
+        description="Stored documents as Oura sent them (latest version), ordered by day, then id."
+    )
+    next_cursor: str | None = Field(description=NEXT_CURSOR)
+
+
+class HeartRateSample(_Model):
+    timestamp: dt.datetime = Field(description="When the sample was taken (ISO 8601, UTC).")
+    bpm: int = Field(description="Beats per minute.")
+    source: str = Field(description="Oura's `source` (e.g. `awake`, `rest`, `sleep`).")
+
+
+class HeartRatePage(_Model):
+    data: list[HeartRateSample] = Field(description="Samples ordered by timestamp, then source.")
+    next_cursor: str | None = Field(description=NEXT_CURSOR)

@@ -1,4 +1,4 @@
-"""Set-based SQL over the daily relations and the heart-rate table.
+"""Set-based SQL over the daily relations, the heart-rate table and the document archive.
 
 Every query runs in a READ ONLY transaction with a statement timeout, so the service works
 with a read-only database role and a slow query cannot pin a pooled connection. Trends are
@@ -165,6 +165,74 @@ class Reader:
             async with self._heavy:
                 return await self._fetch(query, params)
         return await self._fetch(query, params)
+
+    async def documents(
+        self,
+        data_type: str,
+        dated: bool,
+        start: dt.date,
+        end: dt.date,
+        after: tuple[dt.date | None, str] | None,
+        limit: int,
+    ) -> list[dict[str, Any]]:
+        """Up to `limit` stored documents of one type after the key `after`, ordered by
+        (day, id): `day`, `id` and `document`, the jsonb as JSON text (never re-modelled).
+        Undated types ignore the range and are ordered by id."""
+        # Separate literal queries, not `param IS NULL OR …`, so each keeps its index range scan.
+        query: LiteralString
+        if dated:
+            query = (
+                "SELECT day, id, document::text AS document FROM oura_documents"
+                " WHERE data_type = %(type)s AND day BETWEEN %(start)s AND %(end)s"
+            )
+            if after is not None:
+                query += " AND (day, id) > (%(after_day)s::date, %(after_id)s::text)"
+            query += " ORDER BY day, id LIMIT %(limit)s"
+        else:
+            query = (
+                "SELECT day, id, document::text AS document FROM oura_documents"
+                " WHERE data_type = %(type)s"
+            )
+            if after is not None:
+                query += " AND id > %(after_id)s::text"
+            query += " ORDER BY id LIMIT %(limit)s"
+        params = {
+            "type": data_type,
+            "start": start,
+            "end": end,
+            "after_day": after[0] if after else None,
+            "after_id": after[1] if after else None,
+            "limit": limit,
+        }
+        return await self._fetch(query, params)
+
+    async def heart_rate(
+        self,
+        start: dt.datetime,
+        end: dt.datetime,
+        after: tuple[dt.datetime, str] | None,
+        limit: int,
+    ) -> list[dict[str, Any]]:
+        """Up to `limit` samples with start <= timestamp < end after the key `after`, ordered
+        by (timestamp, source), the primary key."""
+        query: LiteralString = (
+            'SELECT "timestamp", bpm, source FROM heart_rate'
+            ' WHERE "timestamp" >= %(start)s AND "timestamp" < %(end)s'
+        )
+        if after is not None:
+            query += (
+                ' AND ("timestamp", source) > (%(after_ts)s::timestamptz, %(after_source)s::text)'
+            )
+        query += ' ORDER BY "timestamp", source LIMIT %(limit)s'
+        params = {
+            "start": start,
+            "end": end,
+            "after_ts": after[0] if after else None,
+            "after_source": after[1] if after else None,
+            "limit": limit,
+        }
+        async with self._heavy:  # a page is up to 10000 samples: a heavy read
+            return await self._fetch(query, params)
 
     async def dashboard(self) -> dict[str, Any]:
         """The latest date, its scores with 7/30-day means, and the most recent collector run."""

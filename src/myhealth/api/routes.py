@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+import json
 import re
 from dataclasses import dataclass, field
 from typing import Annotated, Any
@@ -14,14 +15,25 @@ from psycopg_pool import AsyncConnectionPool
 from pydantic import BeforeValidator
 from starlette.responses import JSONResponse, Response
 
-from myhealth.api import models
+from myhealth.api import models, paging
 from myhealth.api.queries import TREND_METRICS, Reader
+from myhealth.oura.catalog import DATA_TYPES, DataType
 from myhealth.platform.config import ApiSettings
 from myhealth.platform.metrics import metrics_response
 from myhealth.security import tokens
 from myhealth.storage.db import ping
 
 MAX_RANGE_DAYS = 3660
+MAX_HEART_RATE_SPAN = dt.timedelta(days=31)
+DEFAULT_HEART_RATE_SPAN = dt.timedelta(hours=24)
+DEFAULT_PAGE = 1000
+MAX_PAGE = 10000
+
+# Every catalogue type is served from the document archive except heart rate, which has its
+# own route over the `heart_rate` table (spec: samples, not documents).
+DOCUMENT_TYPES: dict[str, DataType] = {
+    name: data_type for name, data_type in DATA_TYPES.items() if data_type.window != "datetime"
+}
 
 
 @dataclass
@@ -126,6 +138,77 @@ EndDate = Annotated[
     IsoDate | None,
     Query(description="Last day, inclusive (YYYY-MM-DD; default today).", examples=["2026-01-31"]),
 ]
+
+_ISO_INSTANT = re.compile(
+    r"(\d{4}-\d{2}-\d{2})[Tt](\d{2}:\d{2}:\d{2})(?:\.(\d+))?([Zz]|[+-]\d{2}:\d{2})"
+)
+
+
+def _iso_instant(value: object) -> object:
+    """Accept RFC 3339 date-times with an offset only: a naive time is ambiguous (422)."""
+    if not isinstance(value, str):
+        return value
+    match = _ISO_INSTANT.fullmatch(value)
+    if match is None:
+        raise ValueError(
+            f"invalid date-time {value!r} (expected ISO 8601 with an offset, "
+            "e.g. 2026-01-01T00:00:00Z or 2026-01-01T00:00:00-05:00)"
+        )
+    day, time, fraction, offset = match.groups()
+    micro = f".{(fraction or '')[:6]:0<6}"
+    offset = "+00:00" if offset in ("Z", "z") else offset
+    return dt.datetime.fromisoformat(f"{day}T{time}{micro}{offset}")
+
+
+Instant = Annotated[dt.datetime, BeforeValidator(_iso_instant)]
+Limit = Annotated[
+    int,
+    Query(ge=1, le=MAX_PAGE, description=f"Page size (1-{MAX_PAGE}).", examples=[DEFAULT_PAGE]),
+]
+CursorParam = Annotated[
+    str | None,
+    Query(
+        max_length=2048,
+        description="`next_cursor` of the previous page; send the same other parameters.",
+    ),
+]
+
+
+def _instant_range(
+    start: dt.datetime | None, end: dt.datetime | None
+) -> tuple[dt.datetime, dt.datetime]:
+    """[start, end) in UTC: the last 24 h by default; one side alone means 24 h from/to it."""
+    try:
+        if start is not None:
+            start = start.astimezone(dt.UTC)
+        if end is not None:
+            end = end.astimezone(dt.UTC)
+        if end is None:
+            end = dt.datetime.now(dt.UTC) if start is None else start + DEFAULT_HEART_RATE_SPAN
+        if start is None:
+            start = end - DEFAULT_HEART_RATE_SPAN
+    except OverflowError:
+        raise HTTPException(422, "time range is outside the supported calendar") from None
+    if start > end:
+        raise HTTPException(422, f"start {start.isoformat()} is after end {end.isoformat()}")
+    if end - start > MAX_HEART_RATE_SPAN:
+        raise HTTPException(422, f"time range is longer than {MAX_HEART_RATE_SPAN.days} days")
+    return start, end
+
+
+def _decode_cursor(
+    token: str, params: dict[str, str | None], key_size: int
+) -> tuple[list[str], list[str]]:
+    try:
+        cursor = paging.decode(token, params, scope_size=2, key_size=key_size)
+    except paging.InvalidCursor as exc:
+        raise HTTPException(422, str(exc)) from None
+    return cursor.scope, cursor.after
+
+
+def _malformed_cursor() -> HTTPException:
+    return HTTPException(422, "malformed cursor (not a cursor this API issued)")
+
 
 public = APIRouter(tags=["authentication"])
 probes = APIRouter(tags=["operations"])
@@ -261,6 +344,136 @@ async def trends(
     start, end = _date_range(context, start_date, end_date, 90)
     points = await context.reader.trend(metric, bucket, start, end, context.settings.USER_TIMEZONE)
     return {"metric": metric, "bucket": bucket, "points": points}
+
+
+DOCUMENT_TYPE_LIST = ", ".join(f"`{name}`" for name in DOCUMENT_TYPES)
+
+
+@data.get(
+    "/data/{type}",
+    response_model=models.DocumentPage,
+    responses={404: _error("Unknown data type.")},
+    summary="Stored Oura documents of one type, paged",
+    description=(
+        f"Types: {DOCUMENT_TYPE_LIST} (heart rate: `/api/v1/heart_rate`). The documents as "
+        "Oura sent them (latest version) whose day (`day`, or `start_day` for tags and "
+        "rest-mode periods) is in the range, inclusive; `personal_info` and "
+        "`ring_configuration` have no day and ignore the range. Ordered by day, then id. "
+        "Default range: the 30 days ending today in `USER_TIMEZONE`; at most "
+        f"{MAX_RANGE_DAYS} days. Follow `next_cursor` with the same parameters for every page."
+    ),
+)
+async def documents(
+    context: Context,
+    type: Annotated[  # the spec names the parameter `type`
+        str, Path(description="The data type.", json_schema_extra={"enum": list(DOCUMENT_TYPES)})
+    ],
+    start_date: StartDate = None,
+    end_date: EndDate = None,
+    limit: Limit = DEFAULT_PAGE,
+    cursor: CursorParam = None,
+) -> Response:
+    data_type = DOCUMENT_TYPES.get(type)
+    if data_type is None:
+        raise HTTPException(404, f"unknown data type {type!r}; known: {DOCUMENT_TYPE_LIST}")
+    dated = data_type.day_field is not None
+    params = {
+        "type": type,
+        "start_date": start_date.isoformat() if start_date else None,
+        "end_date": end_date.isoformat() if end_date else None,
+    }
+    after: tuple[dt.date | None, str] | None = None
+    if cursor is None:
+        start, end = _date_range(context, start_date, end_date, 30)
+    else:
+        scope, key = _decode_cursor(cursor, params, key_size=2)
+        try:
+            start, end = (dt.date.fromisoformat(day) for day in scope)
+            after = (dt.date.fromisoformat(key[0]) if dated else None, key[1])
+        except ValueError:
+            raise _malformed_cursor() from None
+        start, end = _date_range(context, start, end, 30)
+    rows = await context.reader.documents(type, dated, start, end, after, limit + 1)
+    next_cursor = None
+    if len(rows) > limit:
+        rows = rows[:limit]
+        last = rows[-1]
+        next_cursor = paging.Cursor(
+            params=params,
+            scope=[start.isoformat(), end.isoformat()],
+            after=[last["day"].isoformat() if dated else "", last["id"]],
+        ).encode()
+    # The stored jsonb goes out as PostgreSQL renders it, not parsed and re-serialised.
+    body = (
+        '{"data":['
+        + ",".join(row["document"] for row in rows)
+        + '],"next_cursor":'
+        + json.dumps(next_cursor)
+        + "}"
+    )
+    return Response(body, media_type="application/json")
+
+
+@data.get(
+    "/heart_rate",
+    response_model=models.HeartRatePage,
+    summary="Heart-rate samples, paged",
+    description=(
+        "Samples with `start <= timestamp < end`, ordered by timestamp, then source. `start` "
+        "and `end` are ISO 8601 date-times with an offset (`Z` or `±HH:MM`); a time without "
+        "an offset is rejected (422). Default: the last 24 h; with only `start` or only "
+        "`end`, the 24 h from or to it; at most "
+        f"{MAX_HEART_RATE_SPAN.days} days. Follow `next_cursor` with the same parameters."
+    ),
+)
+async def heart_rate(
+    context: Context,
+    start: Annotated[
+        Instant | None,
+        Query(description="First instant, inclusive.", examples=["2026-01-01T00:00:00Z"]),
+    ] = None,
+    end: Annotated[
+        Instant | None,
+        Query(description="Last instant, exclusive.", examples=["2026-01-02T00:00:00Z"]),
+    ] = None,
+    limit: Limit = DEFAULT_PAGE,
+    cursor: CursorParam = None,
+) -> Any:
+    params = {
+        "start": start.isoformat() if start else None,
+        "end": end.isoformat() if end else None,
+    }
+    after: tuple[dt.datetime, str] | None = None
+    if cursor is None:
+        first, last = _instant_range(start, end)
+    else:
+        scope, key = _decode_cursor(cursor, params, key_size=2)
+        try:
+            first, last = (dt.datetime.fromisoformat(instant) for instant in scope)
+            after = (dt.datetime.fromisoformat(key[0]), key[1])
+        except ValueError:
+            raise _malformed_cursor() from None
+        if any(instant.tzinfo is None for instant in (first, last, after[0])):
+            raise _malformed_cursor()
+        first, last = _instant_range(first, last)
+    rows = await context.reader.heart_rate(first, last, after, limit + 1)
+    next_cursor = None
+    if len(rows) > limit:
+        rows = rows[:limit]
+        next_cursor = paging.Cursor(
+            params=params,
+            scope=[first.isoformat(), last.isoformat()],
+            after=[rows[-1]["timestamp"].astimezone(dt.UTC).isoformat(), rows[-1]["source"]],
+        ).encode()
+    samples = [
+        {
+            "timestamp": row["timestamp"].astimezone(dt.UTC),
+            "bpm": row["bpm"],
+            "source": row["source"],
+        }
+        for row in rows
+    ]
+    return {"data": samples, "next_cursor": next_cursor}
 
 
 @probes.get("/health", response_model=models.Status, summary="Liveness")
