@@ -35,8 +35,14 @@ TYPES = ["daily_sleep", "daily_activity", "daily_readiness", "sleep", "workout",
 DAYS = 20
 
 
+# The sandbox's clock stands still at this instant for the whole module: on real time it would
+# add a heart-rate sample every five minutes, and a ground truth read after a run could count
+# one that did not exist when the run fetched (a false "lost document").
+FROZEN = dt.datetime.now(dt.UTC).replace(second=0, microsecond=0)
+
+
 def today() -> dt.date:
-    return dt.datetime.now(dt.UTC).date()
+    return FROZEN.date()
 
 
 def window() -> tuple[dt.date, dt.date]:
@@ -66,6 +72,8 @@ def collect_env(database_url: str, sandbox: Service, processor_url: str) -> dict
 
 def sandbox_faults(sandbox: Service, **faults: Any) -> None:
     httpx.post(f"{sandbox.url}/_sandbox/reset", json={}, timeout=10).raise_for_status()
+    freeze = {"now": FROZEN.isoformat()}
+    httpx.post(f"{sandbox.url}/_sandbox/clock", json=freeze, timeout=10).raise_for_status()
     if faults:
         response = httpx.post(f"{sandbox.url}/_sandbox/faults", json=faults, timeout=10)
         response.raise_for_status()
@@ -412,8 +420,8 @@ def test_clock_jump_expires_the_access_token(
         second = subprocess.run(argv, env=env, capture_output=True, text=True, timeout=240)
         scraper.scrape(processor)
         stats = httpx.get(f"{sandbox.url}/_sandbox/stats", timeout=10).json()
-    finally:  # back to the real clock and open auth (the ground truth is read without OAuth)
-        httpx.post(f"{sandbox.url}/_sandbox/clock", json={"now": None}, timeout=10)
+    finally:  # back to the module's clock and open auth (the ground truth is read without OAuth)
+        httpx.post(f"{sandbox.url}/_sandbox/clock", json={"now": FROZEN.isoformat()}, timeout=10)
         httpx.post(f"{sandbox.url}/_sandbox/faults", json={"strict_auth": False}, timeout=10)
     assert second.returncode == 0, second.stderr
     # The bootstrap refresh, then one refresh after the 401 (not one per type).
