@@ -6,16 +6,17 @@ path of one machine is a broken link (or a failing test) for everyone else. Fact
 live in `docs/` (Oura's API: `docs/oura-api.md`); files tests need are vendored under
 `tests/data/` with a provenance README.
 
-What counts as a path, and why it is not a plain grep for "shared/":
-- `../shared` (a folder beside the checkout) and `$VAR/shared/...` are paths wherever they are.
-- `shared/` that starts a word is a path when it is quoted or in a code span (`` `shared/x` ``,
-  `"shared/x"`) or clearly continues as a path (`shared/oura/examples`, `shared/crds.yaml`).
-  A slash between two words in running prose ("shared/read-only settings") is not: it has
-  neither quotes nor a second segment nor a file extension. `src/x/shared/...` (preceded by
+What counts as a path, and why it is not a plain grep for the folder's name (this file spells
+every example as a template — `<up>` for the parent folder, `<ref>` for the reference folder's
+name, `<slash>` for a leading slash — so that it holds no such path itself):
+- `<up>/<ref>` (a folder beside the checkout) and `$VAR/<ref>/...` are paths wherever they are.
+- `<ref>/` that starts a word is a path when it is quoted or in a code span, or clearly
+  continues as a path (a second segment, or a file name with an extension). A slash between two
+  words in running prose ("<ref>/read-only settings") is not. `src/x/<ref>/...` (preceded by
   `/`) is a folder inside the repository, not a reference outside it.
-- Absolute paths of a machine: `/work`, `/root`, `/home/<user>/`, `/Users/<user>/` starting a
-  word (so URLs like `https://host/work/` and names like `root-cert.pem` pass). `/tmp` is not
-  one machine's path and stays allowed.
+- Absolute paths of a machine: `<slash>work`, `<slash>root`, `<slash>home/<user>/`,
+  `<slash>Users/<user>/` starting a word (so URLs with such a segment and names like
+  `root-cert.pem` pass). `/tmp` is not one machine's path and stays allowed.
 - Citations of the reference documents that are not in the repository (the product contract
   and the Oura wire-format notes, by file name or "§" section), and the environment variable
   that used to point tests at the reference folder.
@@ -39,6 +40,18 @@ from .helpers import REPO
 # This module spells out the patterns it looks for (in its examples), so it does not scan itself.
 THIS_FILE = Path(__file__).resolve().relative_to(REPO).as_posix()
 
+# The reference folder's name (only ever beside the authors' checkouts).
+REF = "shared"
+# Top-level folders that name one machine's layout, and the two home-directory roots.
+MACHINE_ROOTS = ("work", "root")
+HOME_ROOTS = ("home", "Users")
+
+
+def sample(template: str) -> str:
+    """An example line from its template (see the module docstring)."""
+    return template.replace("<up>", "..").replace("<ref>", REF).replace("<slash>", "/")
+
+
 # A path token starts after whitespace, an opening quote/bracket, `=`, `:` or at the line start.
 _START = r"(?<![\w./~-])"
 
@@ -57,32 +70,32 @@ RULES = (
     Rule(
         "sibling-folder",
         re.compile(
-            r"\.\./+shared\b"
-            r"|(?:\$\w+|\$\{\w+\}|\$\([^)]*\))/shared\b"  # $ROOT/shared
-            r"|/\s*[\"']shared[\"']"  # REPO.parent / "shared"
+            rf"\.\./+{REF}\b"
+            rf"|(?:\$\w+|\$\{{\w+\}}|\$\([^)]*\))/{REF}\b"  # $ROOT/<ref>
+            rf"|/\s*[\"']{REF}[\"']"  # REPO.parent / "<ref>"
         ),
         "reads or cites a folder beside the checkout",
-        hints=("shared",),
+        hints=(REF,),
         provenance_may_cite=True,
     ),
     Rule(
         "reference-folder",
         re.compile(
-            rf"(?<=[`'\"])shared/[\w.-]"  # quoted or in a code span
-            rf"|{_START}shared/[\w-]+(?:/|\.[A-Za-z]\w*\b)"  # a second segment or a file name
+            rf"(?<=[`'\"]){REF}/[\w.-]"  # quoted or in a code span
+            rf"|{_START}{REF}/[\w-]+(?:/|\.[A-Za-z]\w*\b)"  # a second segment or a file name
         ),
         "cites the reference folder that exists only beside the authors' checkouts",
-        hints=("shared/",),
+        hints=(f"{REF}/",),
         provenance_may_cite=True,
     ),
     Rule(
         "machine-path",
         re.compile(
-            rf"{_START}/(?:work|root)(?=[/`'\")\]\s:;,]|$)"
-            rf"|{_START}/(?:home|Users)/[\w.-]+/"
+            rf"{_START}/(?:{'|'.join(MACHINE_ROOTS)})(?=[/`'\")\]\s:;,]|$)"
+            rf"|{_START}/(?:{'|'.join(HOME_ROOTS)})/[\w.-]+/"
         ),
         "names an absolute path of one machine",
-        hints=("/work", "/root", "/home/", "/Users/"),
+        hints=tuple(f"/{root}" for root in (*MACHINE_ROOTS, *HOME_ROOTS)),
     ),
     Rule(
         "reference-document",
@@ -162,20 +175,20 @@ def test_no_tracked_file_reads_or_cites_a_path_outside_the_repository() -> None:
 @pytest.mark.parametrize(
     ("line", "code"),
     [
-        ('CRDS = Path(os.environ.get("X", "../shared/crds"))', "sibling-folder"),
-        ("ROOT=$(git rev-parse --show-toplevel)/../shared", "sibling-folder"),
-        ('cp -r "$REFERENCE/shared/oura" tests/data/', "sibling-folder"),
-        ('CRDS = REPO.parent / "shared" / "crds"', "sibling-folder"),
-        ("evidence in shared/oura/facts.txt", "reference-folder"),
-        ("copied from `shared/oura`", "reference-folder"),
-        ("schemas from 'shared/crds'", "reference-folder"),
-        ("see shared/toolchain.md", "reference-folder"),
-        ("Wire details (see `/work/shared/oura/x.md`)", "machine-path"),
-        ('"HOME": os.environ.get("HOME", "/root"),', "machine-path"),
-        ("PATH=/root/.local/bin:$PATH", "machine-path"),
-        ("open('/home/alice/notes.txt')", "machine-path"),
-        ("cd /Users/bob/src/myhealth", "machine-path"),
-        ("cd /work && make test", "machine-path"),
+        ('CRDS = Path(os.environ.get("X", "<up>/<ref>/crds"))', "sibling-folder"),
+        ("ROOT=$(git rev-parse --show-toplevel)/<up>/<ref>", "sibling-folder"),
+        ('cp -r "$REFERENCE/<ref>/oura" tests/data/', "sibling-folder"),
+        ('CRDS = REPO.parent / "<ref>" / "crds"', "sibling-folder"),
+        ("evidence in <ref>/oura/facts.txt", "reference-folder"),
+        ("copied from `<ref>/oura`", "reference-folder"),
+        ("schemas from '<ref>/crds'", "reference-folder"),
+        ("see <ref>/toolchain.md", "reference-folder"),
+        ("Wire details (see `<slash>work/<ref>/oura/x.md`)", "machine-path"),
+        ('"HOME": os.environ.get("HOME", "<slash>root"),', "machine-path"),
+        ("PATH=<slash>root/.local/bin:$PATH", "machine-path"),
+        ("open('<slash>home/alice/notes.txt')", "machine-path"),
+        ("cd <slash>Users/bob/src/myhealth", "machine-path"),
+        ("cd <slash>work && make test", "machine-path"),
         ("The counts of spec.md §5.", "reference-document"),
         ("(REFERENCE.md §7.2)", "reference-document"),
         ('"""`myhealth collect`: one sync run (spec §2, §7)."""', "reference-document"),
@@ -184,17 +197,17 @@ def test_no_tracked_file_reads_or_cites_a_path_outside_the_repository() -> None:
     ],
 )
 def test_a_path_outside_the_repository_is_flagged(line: str, code: str) -> None:
-    assert [finding.code for finding in findings_in_text("src/x.py", line)] == [code]
+    assert [finding.code for finding in findings_in_text("src/x.py", sample(line))] == [code]
 
 
 @pytest.mark.parametrize(
     "line",
     [
-        "Grafana folders are shared/read-only for viewers.",
-        "a pre-shared/rotated key",
-        "src/myhealth/platform/shared/config.py",  # a folder inside the repository
-        "https://example.com/work/shared/index.html",
-        "caFile: {{ $dir }}/root-cert.pem",
+        "Grafana folders are <ref>/read-only for viewers.",
+        "a pre-<ref>/rotated key",
+        "src/myhealth/platform/<ref>/config.py",  # a folder inside the repository
+        "https://example.com<slash>work/<ref>/index.html",
+        "caFile: {{ $dir }}<slash>root-cert.pem",
         "readOnlyRootFilesystem: true",
         '"tooltip": {"shared": true}',
         "git clone <repo> /tmp/x && cd /tmp/x",
@@ -204,18 +217,22 @@ def test_a_path_outside_the_repository_is_flagged(line: str, code: str) -> None:
     ],
 )
 def test_innocent_text_is_not_flagged(line: str) -> None:
-    assert findings_in_text("docs/x.md", line) == []
+    assert findings_in_text("docs/x.md", sample(line)) == []
 
 
 def test_provenance_readmes_may_name_their_origin_but_not_a_machine_path() -> None:
-    origin = "Copied from `../shared/crds/` (the reference folder), see shared/oura/README.md."
+    origin = sample(
+        "Copied from `<up>/<ref>/crds/` (the reference folder), see <ref>/oura/README.md."
+    )
 
     assert findings_in_text("tests/data/crds/README.md", origin) == []
     assert [f.code for f in findings_in_text("tests/data/crds/x.yaml", origin)] == [
         "sibling-folder",
         "reference-folder",
     ]
-    absolute = findings_in_text("tests/data/crds/README.md", "from /home/alice/shared/crds")
+    absolute = findings_in_text(
+        "tests/data/crds/README.md", sample("from <slash>home/alice/<ref>/crds")
+    )
     assert [finding.code for finding in absolute] == ["machine-path"]
 
 
@@ -224,16 +241,15 @@ def test_the_scan_reads_tracked_files_and_reports_where(tmp_path: Path) -> None:
     not (the build and caches are not the repository), nor is a binary file."""
     subprocess.run(["git", "init", "-q", str(tmp_path)], check=True)
     (tmp_path / "docs").mkdir()
-    (tmp_path / "docs" / "guide.md").write_text("# Guide\n\nRead `/home/alice/notes.md` first.\n")
-    (tmp_path / "logo.png").write_bytes(b"\x89PNG\0\0/root/")
-    (tmp_path / "scratch.txt").write_text("../shared/crds\n")
+    guide = sample("Read `<slash>home/alice/notes.md` first.")
+    (tmp_path / "docs" / "guide.md").write_text(f"# Guide\n\n{guide}\n")
+    (tmp_path / "logo.png").write_bytes(b"\x89PNG\0\0" + sample("<slash>root/").encode())
+    (tmp_path / "scratch.txt").write_text(sample("<up>/<ref>/crds\n"))
     subprocess.run(["git", "-C", str(tmp_path), "add", "docs", "logo.png"], check=True)
 
     found = scan(tmp_path)
 
-    assert [str(finding) for finding in found] == [
-        "docs/guide.md:3: machine-path: Read `/home/alice/notes.md` first."
-    ]
+    assert [str(finding) for finding in found] == [f"docs/guide.md:3: machine-path: {guide}"]
 
 
 # A citation of a page under docs/, optionally with a section: `docs/api.md`,
