@@ -26,6 +26,7 @@ COMMANDS: dict[str, str] = {
     "collect": "myhealth.collector.command",
     "sandbox": "myhealth.sandbox.server",
     "auth": "myhealth.oura.login",
+    "token": "myhealth.security.token_command",
 }
 
 
@@ -92,6 +93,10 @@ def build_parser() -> argparse.ArgumentParser:
         "another host implies --paste unless --bind is given",
     )
     login.add_argument("--no-browser", action="store_true", help="only print the URL")
+
+    from myhealth.security import token_command
+
+    token_command.add_parser(sub)
     return parser
 
 
