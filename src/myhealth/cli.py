@@ -27,6 +27,7 @@ COMMANDS: dict[str, str] = {
     "sandbox": "myhealth.sandbox.server",
     "auth": "myhealth.oura.login",
     "token": "myhealth.security.token_command",
+    "mcp": "myhealth.assistant.server",
 }
 
 
@@ -94,9 +95,11 @@ def build_parser() -> argparse.ArgumentParser:
     )
     login.add_argument("--no-browser", action="store_true", help="only print the URL")
 
+    from myhealth.assistant import cli as mcp_cli  # argparse only; the server loads on use
     from myhealth.security import token_command
 
     token_command.add_parser(sub)
+    mcp_cli.add_parser(sub)
     return parser
 
 
