@@ -25,11 +25,9 @@ from myhealth.api.token_auth import ApiTokenChecker, TokenState
 from myhealth.security import api_tokens
 from myhealth.storage.local_cluster import LocalCluster
 
-from .conftest import MIGRATED_TEMPLATE
+from .conftest import MIGRATED_TEMPLATE, as_reader
 from .process import ApiProcess, running_api
-from .test_read_only_role import as_reader, reader_role, run_migrate
-
-__all__ = ["reader_role"]  # the module fixture, shared with the read-only role's tests
+from .test_read_only_role import run_migrate
 
 
 def myhealth(database_url: str, *args: str) -> subprocess.CompletedProcess[str]:
@@ -52,11 +50,19 @@ def create_token(database_url: str, name: str, *extra: str) -> tuple[str, str]:
     return token, result.stderr
 
 
-def token_list(database_url: str) -> dict[str, list[str]]:
+def run_cli(database_url: str, *args: str) -> int:
+    """The command line in this process (the same `run` as the console script)."""
+    try:
+        return cli.run(args, {"DATABASE_URL": database_url})
+    except SystemExit as exc:  # argparse's exit on a usage error
+        return int(exc.code or 0)
+
+
+def token_list(database_url: str, capsys: pytest.CaptureFixture[str]) -> dict[str, list[str]]:
     """`token list` parsed: name -> [created, last used, expires, state] (active rows win)."""
-    result = myhealth(database_url, "token", "list")
-    assert result.returncode == 0, result.stderr
-    header, *lines = result.stdout.splitlines()
+    capsys.readouterr()
+    assert run_cli(database_url, "token", "list") == 0
+    header, *lines = capsys.readouterr().out.splitlines()
     assert header.split() == ["NAME", "CREATED", "LAST", "USED", "EXPIRES", "STATE"]
     parsed: dict[str, list[str]] = {}
     for line in lines:
@@ -108,27 +114,32 @@ def get(api: ApiProcess, path: str, token: str) -> httpx.Response:
 
 
 def test_create_use_list_revoke(
-    api: ApiProcess, reader_database: str, pg_cluster: LocalCluster
+    api: ApiProcess,
+    reader_database: str,
+    pg_cluster: LocalCluster,
+    capsys: pytest.CaptureFixture[str],
 ) -> None:
     token, create_output = create_token(reader_database, "home-assistant", "--ttl", "30")
-    assert "home-assistant" in token_list(reader_database)
-    listed = token_list(reader_database)["home-assistant"]
+    assert "home-assistant" in token_list(reader_database, capsys)
+    listed = token_list(reader_database, capsys)["home-assistant"]
     assert listed[1] == "never"
     assert listed[3] == "active"
 
     for path in ("/api/v1/sleep", "/api/v1/dashboard", "/api/v1/trends/steps"):
         response = get(api, path, token)
         assert response.status_code == 200, (path, response.text)
-    listed = token_list(reader_database)["home-assistant"]
+    listed = token_list(reader_database, capsys)["home-assistant"]
     assert listed[1] != "never"
     assert listed[1].endswith("UTC")
 
-    revoke = myhealth(reader_database, "token", "revoke", "home-assistant")
-    assert revoke.returncode == 0, revoke.stderr
+    capsys.readouterr()
+    assert run_cli(reader_database, "token", "revoke", "home-assistant") == 0
+    revoke_output = capsys.readouterr()
+    assert revoke_output.err == "token 'home-assistant' revoked\n"
     response = get(api, "/api/v1/sleep", token)  # at once: no cache outlives the revoke
     assert response.status_code == 401
     assert response.json() == {"detail": "token revoked"}
-    assert token_list(reader_database)["home-assistant"][3] == "revoked"
+    assert token_list(reader_database, capsys)["home-assistant"][3] == "revoked"
 
     # The name is free again (rotation); the old token stays dead.
     rotated, _ = create_token(reader_database, "home-assistant")
@@ -136,8 +147,9 @@ def test_create_use_list_revoke(
     assert get(api, "/api/v1/sleep", token).status_code == 401
 
     # The plaintext is nowhere: not in the commands' or the API's logs, not in the database.
-    revoke_again = myhealth(reader_database, "token", "revoke", "home-assistant")
-    logs = create_output + revoke.stdout + revoke.stderr + revoke_again.stderr + api.output()
+    assert run_cli(reader_database, "token", "revoke", "home-assistant") == 0
+    logs = create_output + revoke_output.out + revoke_output.err + api.output()
+    logs += "".join(capsys.readouterr())
     secret_part = token.removeprefix(api_tokens.PREFIX)
     assert api.output().strip()  # the API did log (at debug), so the scan means something
     assert secret_part not in logs
@@ -146,14 +158,6 @@ def test_create_use_list_revoke(
     for leaked in (secret_part, rotated.removeprefix(api_tokens.PREFIX)):
         assert leaked not in dump
     assert api_tokens.digest(token).hex() in dump  # what it holds instead
-
-
-def run_cli(database_url: str, *args: str) -> int:
-    """The command line in this process (the same `run` as the console script)."""
-    try:
-        return cli.run(args, {"DATABASE_URL": database_url})
-    except SystemExit as exc:  # argparse's exit on a usage error
-        return int(exc.code or 0)
 
 
 def test_unknown_names_and_bad_arguments_are_clear_errors(
@@ -175,7 +179,9 @@ def test_unknown_names_and_bad_arguments_are_clear_errors(
     assert capsys.readouterr().out.splitlines()[1].startswith("cron ")
 
 
-def test_expired_tokens_are_refused(api: ApiProcess, reader_database: str) -> None:
+def test_expired_tokens_are_refused(
+    api: ApiProcess, reader_database: str, capsys: pytest.CaptureFixture[str]
+) -> None:
     token, _ = create_token(reader_database, "old", "--ttl", "1")
     assert get(api, "/api/v1/sleep", token).status_code == 200
     with psycopg.connect(reader_database) as conn:
@@ -186,7 +192,7 @@ def test_expired_tokens_are_refused(api: ApiProcess, reader_database: str) -> No
     response = get(api, "/api/v1/sleep", token)
     assert response.status_code == 401
     assert response.json() == {"detail": "token expired"}
-    assert token_list(reader_database)["old"][3] == "expired"
+    assert token_list(reader_database, capsys)["old"][3] == "expired"
 
 
 def test_a_token_opens_get_api_routes_only(api: ApiProcess, reader_database: str) -> None:
