@@ -22,6 +22,8 @@ from psycopg_pool import AsyncConnectionPool
 
 from myhealth import cli
 from myhealth.api.token_auth import ApiTokenChecker, TokenState
+from myhealth.platform.config import ProcessorSettings, load
+from myhealth.processor.server import running
 from myhealth.security import api_tokens
 from myhealth.storage.local_cluster import LocalCluster
 
@@ -296,3 +298,34 @@ def test_last_use_is_written_at_most_once_per_interval(reader_database: str) -> 
     assert first is not None
     assert during_storm == first
     assert after_interval != first
+
+
+def test_a_token_never_opens_the_processors_ingest(
+    database_url: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """The processor's routes take INGEST_TOKEN only: a long-lived API token is refused."""
+    assert run_cli(database_url, "token", "create", "--name", "ingest-probe") == 0
+    token = capsys.readouterr().out.strip()
+    environ = {"DATABASE_URL": database_url, "INGEST_TOKEN": "processor-ingest-secret-0123456789"}
+    bearer = {"Authorization": f"Bearer {token}"}
+    body = {"data_type": "daily_sleep", "documents": [{"id": "x", "day": "2026-01-01"}]}
+    with running(load(ProcessorSettings, environ)) as url:
+        ingest = httpx.post(f"{url}/api/v1/ingest", json=body, headers=bearer, timeout=10)
+        assert ingest.status_code == 401
+        read = httpx.get(f"{url}/api/v1/metrics/daily_sleep", headers=bearer, timeout=10)
+        assert read.status_code == 401
+    with psycopg.connect(database_url) as conn:
+        assert conn.execute("SELECT count(*) FROM oura_documents").fetchone() == (0,)
+
+
+def test_the_openapi_document_names_both_kinds_of_bearer_token(api: ApiProcess) -> None:
+    document = httpx.get(f"{api.url}/openapi.json", timeout=10).json()
+    schemes = document["components"]["securitySchemes"]
+    assert list(schemes) == ["HTTPBearer"]
+    description = schemes["HTTPBearer"]["description"]
+    assert "POST /auth/login" in description
+    assert "`mhp_…`" in description
+    assert "`myhealth token create`" in description
+    assert "`GET /api/v1/*` only" in description
+    unauthorized = document["paths"]["/api/v1/sleep"]["get"]["responses"]["401"]["description"]
+    assert "revoked" in unauthorized
