@@ -181,6 +181,15 @@ def test_unknown_names_and_bad_arguments_are_clear_errors(
     assert capsys.readouterr().out.splitlines()[1].startswith("cron ")
 
 
+def test_the_read_only_role_cannot_manage_tokens(
+    reader_database: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    for action in (["create", "--name", "sneaky"], ["list"], ["revoke", "cron"]):
+        capsys.readouterr()
+        assert run_cli(as_reader(reader_database), "token", *action) == 1, action
+        assert "may not manage tokens" in capsys.readouterr().err
+
+
 def test_expired_tokens_are_refused(
     api: ApiProcess, reader_database: str, capsys: pytest.CaptureFixture[str]
 ) -> None:

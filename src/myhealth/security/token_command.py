@@ -141,22 +141,34 @@ def print_table(table: list[tuple[str, ...]], out: TextIO) -> None:
 def command(args: argparse.Namespace, environ: Mapping[str, str]) -> int:
     settings = load(DatabaseSettings, environ)
     with connect(settings.database_url) as conn:
-        action: str = args.token_command
-        if action == "create":
-            token, expires = create(conn, args.name, args.ttl)
-            print(token)
-            print(
-                f"token {args.name!r} expires {_when(expires)}; it is shown only now. Send it as "
-                "`Authorization: Bearer <token>` (GET /api/v1/* only).",
-                file=sys.stderr,
-            )
-        elif action == "list":
-            table = rows(conn)
-            if table:
-                print_table(table, sys.stdout)
-            else:
-                print("no tokens (myhealth token create --name NAME)", file=sys.stderr)
-        else:
-            revoke(conn, args.name)
-            print(f"token {args.name!r} revoked", file=sys.stderr)
+        try:
+            _run(args, conn)
+        except psycopg.errors.UndefinedTable:
+            raise UserFacingError("no api_tokens table: run `myhealth migrate` first") from None
+        except (psycopg.errors.InsufficientPrivilege, psycopg.errors.ReadOnlySqlTransaction):
+            raise UserFacingError(
+                "the role in DATABASE_URL may not manage tokens (the API's read-only role "
+                "cannot); use the owner's, the role that runs `myhealth migrate`"
+            ) from None
     return 0
+
+
+def _run(args: argparse.Namespace, conn: psycopg.Connection) -> None:
+    action: str = args.token_command
+    if action == "create":
+        token, expires = create(conn, args.name, args.ttl)
+        print(token)
+        print(
+            f"token {args.name!r} expires {_when(expires)}; it is shown only now. Send it as "
+            "`Authorization: Bearer <token>` (GET /api/v1/* only).",
+            file=sys.stderr,
+        )
+    elif action == "list":
+        table = rows(conn)
+        if table:
+            print_table(table, sys.stdout)
+        else:
+            print("no tokens (myhealth token create --name NAME)", file=sys.stderr)
+    else:
+        revoke(conn, args.name)
+        print(f"token {args.name!r} revoked", file=sys.stderr)
