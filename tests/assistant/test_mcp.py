@@ -319,6 +319,23 @@ def test_limits_and_bad_arguments_are_clear_errors(session: dict[str, Any]) -> N
     assert "metric" in bad.content[0].text
 
 
+def test_an_unreachable_database_is_a_readable_tool_error() -> None:
+    """The server still starts and lists its tools; a call says what is wrong."""
+    unreachable = f"postgresql://myhealth@127.0.0.1:{free_port()}/myhealth"
+
+    async def run() -> Any:
+        params = StdioServerParameters(
+            command=sys.executable, args=["-m", "myhealth", "mcp"], env=server_environ(unreachable)
+        )
+        async with Client(params, read_timeout_seconds=60) as client:
+            assert len((await client.list_tools()).tools) == len(CALLS)
+            return await client.call_tool("latest_summary", {})
+
+    result = asyncio.run(asyncio.wait_for(run(), timeout=90))
+    assert result.is_error
+    assert result.content[0].text.endswith(": the database is unavailable; try again later")
+
+
 # --- streamable HTTP behind a long-lived token -------------------------------------------
 
 

@@ -17,9 +17,12 @@ from collections.abc import Mapping
 from typing import Any
 
 import anyio
+import psycopg
 import uvicorn
 from mcp.server.mcpserver import MCPServer
+from mcp.server.mcpserver.exceptions import ToolError
 from mcp.server.transport_security import TransportSecuritySettings
+from psycopg_pool import PoolTimeout
 from starlette.datastructures import Headers
 from starlette.responses import JSONResponse
 from starlette.types import ASGIApp, Receive, Scope, Send
@@ -52,7 +55,14 @@ def _bind(tool: tools.Tool, deps: tools.Deps) -> tools.Tool:
     parameters = list(signature.parameters.values())[1:]
 
     async def bound(**arguments: Any) -> dict[str, Any]:
-        return await tool(deps, **arguments)
+        # Expected failures reach the model as a sentence (anything else would arrive only
+        # as "Error executing tool").
+        try:
+            return await tool(deps, **arguments)
+        except psycopg.errors.QueryCanceled:
+            raise ToolError("the query took too long; ask for a shorter range") from None
+        except (psycopg.OperationalError, PoolTimeout):
+            raise ToolError("the database is unavailable; try again later") from None
 
     bound.__name__ = tool.__name__
     bound.__doc__ = tool.__doc__
