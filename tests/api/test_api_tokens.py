@@ -26,6 +26,7 @@ from myhealth.platform.config import ProcessorSettings, load
 from myhealth.processor.server import running
 from myhealth.security import api_tokens
 from myhealth.storage.local_cluster import LocalCluster
+from myhealth.storage.reader_access import READER_FUNCTIONS, READER_ROLE
 
 from .conftest import MIGRATED_TEMPLATE, as_reader
 from .process import ApiProcess, running_api
@@ -338,3 +339,21 @@ def test_the_openapi_document_names_both_kinds_of_bearer_token(api: ApiProcess) 
     assert "`GET /api/v1/*` only" in description
     unauthorized = document["paths"]["/api/v1/sleep"]["get"]["responses"]["401"]["description"]
     assert "revoked" in unauthorized
+
+
+def test_the_reader_executes_exactly_the_listed_security_definer_functions(
+    reader_database: str,
+) -> None:
+    """A SECURITY DEFINER function runs with its owner's rights: the reader may call only
+    those `reader_access.READER_FUNCTIONS` lists (PUBLIC's default EXECUTE is revoked)."""
+    with psycopg.connect(reader_database) as conn:
+        rows = conn.execute(
+            "SELECT p.oid::regprocedure::text, has_function_privilege(%s, p.oid, 'EXECUTE')"
+            " FROM pg_proc p JOIN pg_namespace n ON n.oid = p.pronamespace"
+            " WHERE n.nspname = 'public' AND p.prosecdef",
+            (READER_ROLE,),
+        ).fetchall()
+    definers: dict[str, bool] = dict(rows)
+    listed = {signature.replace(" ", "") for signature in READER_FUNCTIONS}
+    assert set(definers) >= listed
+    assert {name for name, allowed in definers.items() if allowed} == listed

@@ -153,7 +153,7 @@ def command(args: argparse.Namespace, environ: Mapping[str, str]) -> int:
             host=args.host,
             port=args.port,
             log_level=settings.LOG_LEVEL,
-            access_log=False,  # the SDK logs; an access log line would add nothing secret-free
+            access_log=False,  # one line per request adds nothing to the SDK's own logging
             timeout_graceful_shutdown=math.ceil(STATEMENT_TIMEOUT_MS / 1000) + 1,
         )
         uvicorn_server = uvicorn.Server(config)

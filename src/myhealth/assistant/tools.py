@@ -28,6 +28,7 @@ MAX_DAILY_DAYS = 92
 MAX_TREND_DAYS = 3660
 MAX_DAY_BUCKET_DAYS = 366
 MAX_COMPARE_DAYS = 366
+MAX_ITEM_DAYS = 366
 MAX_ITEMS = 100
 
 DAILY_KINDS: dict[str, str] = {
@@ -196,7 +197,7 @@ async def activities(
     """Workouts, sessions or tags whose day is in the range (at most 366 days), in day order,
     at most 100 items, summarised (sample series as avg/min/max). `truncated` is true when
     there were more: ask again from the day after the last one."""
-    _range(start_date, end_date, MAX_COMPARE_DAYS)
+    _range(start_date, end_date, MAX_ITEM_DAYS)
     rows = await deps.reader.documents(data_type, True, start_date, end_date, None, MAX_ITEMS + 1)
     items = [_summarise(json.loads(row["document"])) for row in rows[:MAX_ITEMS]]
     return _object(
