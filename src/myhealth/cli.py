@@ -26,6 +26,8 @@ COMMANDS: dict[str, str] = {
     "collect": "myhealth.collector.command",
     "sandbox": "myhealth.sandbox.server",
     "auth": "myhealth.oura.login",
+    "token": "myhealth.security.token_command",
+    "mcp": "myhealth.assistant.server",
 }
 
 
@@ -92,6 +94,12 @@ def build_parser() -> argparse.ArgumentParser:
         "another host implies --paste unless --bind is given",
     )
     login.add_argument("--no-browser", action="store_true", help="only print the URL")
+
+    from myhealth.assistant import cli as mcp_cli  # argparse only; the server loads on use
+    from myhealth.security import token_command
+
+    token_command.add_parser(sub)
+    mcp_cli.add_parser(sub)
     return parser
 
 

@@ -5,49 +5,14 @@ later migration adds without listing it — it cannot write, and the API works w
 
 from __future__ import annotations
 
-import os
-import subprocess
-from pathlib import Path
-from urllib.parse import urlsplit
-
 import psycopg
 import pytest
 
 from myhealth.storage import migrate
-from myhealth.storage.local_cluster import LocalCluster
 from myhealth.storage.reader_access import READER_RELATIONS, READER_ROLE, WITHHELD_RELATIONS
 from tests.observability.test_dashboards import run_all_sql
 
-from .conftest import ClientFactory, bearer
-
-SCRIPT = Path(__file__).resolve().parents[2] / "deploy" / "compose" / "initdb" / "10-reader-role.sh"
-PASSWORD = "reader-secret"
-
-
-@pytest.fixture(scope="module")
-def reader_role(pg_cluster: LocalCluster) -> str:
-    """Runs the Compose init script once (roles are per cluster, not per database)."""
-    url = pg_cluster.create_database("reader_role_init")
-    subprocess.run(
-        ["sh", str(SCRIPT)],
-        env={
-            "PATH": f"{pg_cluster.bindir}:{os.environ['PATH']}",
-            "PGHOST": "127.0.0.1",
-            "PGPORT": str(pg_cluster.port),
-            "POSTGRES_USER": "myhealth",
-            "POSTGRES_DB": urlsplit(url).path.lstrip("/"),
-            "READER_PASSWORD": PASSWORD,
-        },
-        check=True,
-        capture_output=True,
-        timeout=60,
-    )
-    return READER_ROLE
-
-
-def as_reader(database_url: str) -> str:
-    parts = urlsplit(database_url)
-    return parts._replace(netloc=f"{READER_ROLE}:{PASSWORD}@{parts.hostname}:{parts.port}").geturl()
+from .conftest import ClientFactory, as_reader, bearer
 
 
 def run_migrate(database_url: str) -> None:

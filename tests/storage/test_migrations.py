@@ -59,6 +59,7 @@ BOOKKEEPING = {
     "oauth_tokens",
     "schema_migrations",
     "collector_totals",
+    "api_tokens",
 }
 
 

@@ -17,10 +17,11 @@ from starlette.responses import JSONResponse, Response
 
 from myhealth.api import models, paging
 from myhealth.api.queries import TREND_METRICS, Reader
+from myhealth.api.token_auth import ApiTokenChecker, TokenState
 from myhealth.oura.catalog import DATA_TYPES, DataType
 from myhealth.platform.config import ApiSettings
 from myhealth.platform.metrics import metrics_response
-from myhealth.security import tokens
+from myhealth.security import api_tokens, tokens
 from myhealth.storage.db import ping
 
 MAX_RANGE_DAYS = 3660
@@ -45,6 +46,7 @@ class ApiContext:
     probe_pool: AsyncConnectionPool  # readiness only: a busy reader pool is not a dead database
     registry: CollectorRegistry
     db_up: Gauge
+    api_tokens: ApiTokenChecker
     draining: bool = field(default=False)
 
 
@@ -66,7 +68,10 @@ def _error(description: str) -> dict[str, Any]:
 RATE_LIMITED: Responses = {429: _error("Too many requests; retry after `Retry-After` seconds.")}
 INVALID: Responses = {422: _error("Invalid parameters (`detail` says which).")}
 UNAUTHENTICATED: Responses = {
-    401: _error("Missing, malformed, expired or wrongly signed bearer token.")
+    401: _error(
+        "Missing, malformed, expired or wrongly signed bearer token; or a long-lived token "
+        "that is unknown, expired, revoked, or used for anything but GET."
+    )
 }
 DB_DOWN: Responses = {
     503: _error("The database is unavailable."),
@@ -76,17 +81,33 @@ PROTECTED: Responses = {**UNAUTHENTICATED, **INVALID, **RATE_LIMITED, **DB_DOWN}
 
 bearer_scheme = HTTPBearer(
     auto_error=False,
-    description="An access token from `POST /auth/login`, as `Authorization: Bearer <token>`.",
+    description=(
+        "`Authorization: Bearer <token>` with either kind of token: an access token (a JWT) "
+        "from `POST /auth/login`, or a long-lived read-only token (`mhp_…`) from "
+        "`myhealth token create`, which is accepted on `GET /api/v1/*` only."
+    ),
 )
 
+READ_ONLY_METHODS = frozenset({"GET"})
 
-def require_token(
+
+async def require_token(
+    request: Request,
     context: Context,
     credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(bearer_scheme)],
-) -> tokens.Claims:
+) -> None:
     challenge = {"WWW-Authenticate": 'Bearer error="invalid_token"'}
     if credentials is None:
         raise HTTPException(401, "missing bearer token", headers={"WWW-Authenticate": "Bearer"})
+    if api_tokens.is_api_token(credentials.credentials):
+        # Checked before the method so a probe learns nothing about a token it cannot use.
+        state = await context.api_tokens.state(credentials.credentials)
+        if state is not TokenState.ACTIVE:
+            message = "token is unknown" if state is TokenState.UNKNOWN else f"token {state}"
+            raise HTTPException(401, message, headers=challenge)
+        if request.method not in READ_ONLY_METHODS:
+            raise HTTPException(401, "long-lived tokens are read-only (GET)", headers=challenge)
+        return
     settings = context.settings
     secret = settings.JWT_SECRET.get_secret_value()
     required_kid = (
@@ -95,7 +116,7 @@ def require_token(
         else None
     )
     try:
-        return tokens.verify(secret, credentials.credentials, kid=required_kid)
+        tokens.verify(secret, credentials.credentials, kid=required_kid)
     except tokens.InvalidToken as exc:
         raise HTTPException(401, str(exc), headers=challenge) from None
 

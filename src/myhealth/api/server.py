@@ -26,6 +26,7 @@ from myhealth.api import guards
 from myhealth.api.docs import docs_router
 from myhealth.api.queries import Reader
 from myhealth.api.routes import ApiContext, data, probes, public
+from myhealth.api.token_auth import ApiTokenChecker
 from myhealth.platform import logging as mh_logging
 from myhealth.platform.body_limit import BodyLimitMiddleware
 from myhealth.platform.config import ApiSettings, load
@@ -44,7 +45,9 @@ dashboard summary and trends.
 
 **Authentication**: exchange the API key for a token at `POST /auth/login`, then send
 `Authorization: Bearer <access_token>` with every `/api/v1/*` request. Tokens are HS256 JWTs
-that expire after `expires_in` seconds.
+that expire after `expires_in` seconds. For scripts and integrations, `myhealth token create`
+makes a long-lived, revocable token (`mhp_…`) that is sent the same way and is accepted on
+`GET /api/v1/*` only.
 
 Errors are JSON objects with a `detail` string. `/auth/login` and `/api/v1/*` are rate
 limited per client (429 with `Retry-After`).
@@ -87,6 +90,7 @@ def create_app(settings: ApiSettings, *, pool: AsyncConnectionPool | None = None
         probe_pool=probe_pool,
         registry=registry,
         db_up=db_up,
+        api_tokens=ApiTokenChecker(pool, statement_timeout_ms=statement_timeout_ms),
     )
 
     @asynccontextmanager

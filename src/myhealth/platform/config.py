@@ -172,6 +172,14 @@ class SandboxSettings(BaseServiceSettings):
     _tz = field_validator("USER_TIMEZONE")(classmethod(lambda cls, v: _zone(v)))
 
 
+class McpSettings(DatabaseSettings):
+    """`myhealth mcp` (docs/mcp.md); its transport and port are command-line options."""
+
+    USER_TIMEZONE: str = "UTC"
+
+    _tz = field_validator("USER_TIMEZONE")(classmethod(lambda cls, v: _zone(v)))
+
+
 SettingsT = TypeVar("SettingsT", bound=BaseSettings)
 
 

@@ -30,6 +30,8 @@ class ErrorCode(StrEnum):
     PROCESSOR_ERROR = "processor_error"
     PROCESSOR_UNAVAILABLE = "processor_unavailable"
     PROCESSOR_REFUSED = "processor_refused"
+    TOKEN_NOT_FOUND = "token_not_found"  # noqa: S105 - a code, not a secret
+    TOKEN_NAME_TAKEN = "token_name_taken"  # noqa: S105 - a code, not a secret
 
 
 class CodedError(Exception):

@@ -5,13 +5,15 @@ Deny by default: `myhealth migrate` grants SELECT on exactly the relations liste
 unreadable to the reader until it is listed here on purpose. (Default privileges cannot
 exclude a table, and a deny-list would expose every secret someone forgets to add to it.)
 `tests/api/test_read_only_role.py` fails when a relation is in neither list, so every new
-table gets a decision.
+table gets a decision. Besides SELECT, the reader may EXECUTE exactly `READER_FUNCTIONS`.
 
 Runs on every `migrate`, so it also repairs databases set up by older recipes that granted
 SELECT on all tables (including `oauth_tokens`) through default privileges.
 """
 
 from __future__ import annotations
+
+from typing import LiteralString
 
 import psycopg
 from psycopg import sql
@@ -64,6 +66,15 @@ WITHHELD_RELATIONS: dict[str, str] = {
     "oauth_tokens": "the Oura access and refresh tokens (a secret)",
     "schema_migrations": "migrate's own bookkeeping; nothing that reads needs it",
     "collector_totals": "running totals behind the processor's /metrics; no dashboard reads it",
+    "api_tokens": "hashes of the long-lived API tokens; the API checks them through "
+    "READER_FUNCTIONS only",
+}
+
+# Functions the reader may EXECUTE (signature -> why). SECURITY DEFINER functions that each do
+# one narrow thing with a withheld table, so the reader never holds a privilege on the table.
+READER_FUNCTIONS: dict[LiteralString, str] = {
+    "api_token_authenticate(bytea, boolean)": "the state of the long-lived API token whose "
+    "hash the caller presents, and (throttled) its last use",
 }
 
 
@@ -101,4 +112,16 @@ def grant_reader_access(conn: psycopg.Connection) -> bool:
                 sql.SQL(", ").join(sql.Identifier("public", name) for name in present), role
             )
         )
+    for signature in READER_FUNCTIONS:
+        if function_exists(conn, signature):
+            conn.execute(
+                sql.SQL("GRANT EXECUTE ON FUNCTION {} TO {}").format(
+                    sql.SQL("public.") + sql.SQL(signature), role
+                )
+            )
     return True
+
+
+def function_exists(conn: psycopg.Connection, signature: str) -> bool:
+    row = conn.execute("SELECT to_regprocedure(%s) IS NOT NULL", (f"public.{signature}",))
+    return row.fetchone() == (True,)

@@ -1,0 +1,1 @@
+"""`myhealth mcp`: a read-only Model Context Protocol server for AI assistants (docs/mcp.md)."""
