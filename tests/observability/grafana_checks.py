@@ -61,6 +61,7 @@ KNOWN_UNITS = frozenset(
         "dateTimeFromNow",
         "dtdurations",
         "h",
+        "kcal",
         "m",
         "ms",
         "none",
@@ -185,7 +186,11 @@ def structural_problems(
             problems += _datasource_problems(where, panel, datasources, variable_names)
             problems += _target_problems(where, panel, datasources)
             unit = panel.get("fieldConfig", {}).get("defaults", {}).get("unit")
-            if unit is not None and unit not in KNOWN_UNITS and not unit.startswith("suffix:"):
+            if (
+                unit is not None
+                and unit not in KNOWN_UNITS
+                and not unit.startswith(("suffix:", "time:"))
+            ):
                 problems.append(f"{where}: unknown unit {unit!r}")
     return problems
 
@@ -278,8 +283,15 @@ def _variable_query(variable: Mapping[str, Any]) -> str:
 
 @dataclass(frozen=True)
 class TimeRange:
+    """The dashboard's time range and effective time zone, as Grafana hands them to a query.
+
+    `timezone` is what `${__timezone}` expands to: the dashboard's zone, or the viewer's
+    default (Grafana resolves "browser" to the browser's IANA zone before substituting).
+    """
+
     start: datetime
     end: datetime
+    timezone: str = "UTC"
 
     @property
     def seconds(self) -> float:
@@ -401,6 +413,7 @@ def builtin_variables(time_range: TimeRange) -> dict[str, str | list[str]]:
         "__range": f"{int(time_range.seconds)}s",
         "__range_s": str(int(time_range.seconds)),
         "__rate_interval": interval,
+        "__timezone": time_range.timezone,
     }
 
 

@@ -45,6 +45,7 @@ EXPECTED_UIDS = {
     "myhealth-activity",
     "myhealth-readiness",
     "myhealth-service-health",
+    "myhealth-today",
 }
 
 
@@ -85,7 +86,9 @@ def test_dashboard_has_tags_and_a_fitting_time_range(name: str) -> None:
     dashboard = DASHBOARDS[name]
     assert "myhealth" in dashboard["tags"]
     assert dashboard["time"]["to"] == "now"
-    expected_from = "now-6h" if dashboard["uid"] == "myhealth-service-health" else "now-30d"
+    expected_from = {"myhealth-service-health": "now-6h", "myhealth-today": "now-24h"}.get(
+        dashboard["uid"], "now-30d"
+    )
     assert dashboard["time"]["from"] == expected_from
 
 
