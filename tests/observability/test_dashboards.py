@@ -7,6 +7,7 @@ import itertools
 import re
 from collections.abc import Iterator, Mapping
 from typing import Any
+from zoneinfo import ZoneInfo
 
 import psycopg
 import pytest
@@ -248,12 +249,14 @@ def test_the_hypnogram_expands_the_selected_night(database_url: str) -> None:
         panel = next(
             panel for panel in DASHBOARDS["sleep.json"]["panels"] if panel["title"] == "Hypnogram"
         )
-        values: dict[str, str | list[str]] = {"timezone": "UTC", "night": str(SAMPLE.last_day)}
+        values: dict[str, str | list[str]] = {"night": str(SAMPLE.last_day)}
+        time_range = RANGES["last-7d"]
         rows = conn.execute(
-            expand_sql(panel["targets"][0]["rawSql"], RANGES["last-7d"], values)
+            expand_sql(panel["targets"][0]["rawSql"], time_range, values)
         ).fetchall()
     assert "".join(str(stage) for _clock, stage in rows) == night[0]
-    assert rows[0][0] == night[1].strftime("%H:%M")
+    # Clock labels are in the dashboard's time zone (the viewer's, here Los Angeles).
+    assert rows[0][0] == night[1].astimezone(ZoneInfo(time_range.timezone)).strftime("%H:%M")
 
 
 def test_dashboard_files_are_formatted_json() -> None:

@@ -14,6 +14,7 @@ import pytest
 import yaml
 
 from ..collector import expected
+from ..observability.conftest import VIEWER_ZONES
 from ..observability.grafana_checks import (
     RULES_FILE,
     TimeRange,
@@ -110,9 +111,9 @@ def test_heart_rate_trend_counts_every_stored_sample(system: System) -> None:
 
 def test_every_dashboard_query_runs_on_pipeline_data(system: System) -> None:
     to = dt.datetime.combine(system.end + dt.timedelta(days=1), dt.time(), dt.UTC)
-    ranges = {
-        f"last-{days}d": TimeRange(start=to - dt.timedelta(days=days), end=to)
-        for days in (7, 30, 90)
+    ranges = {  # viewers west and east of UTC, and in UTC (docs/monitoring.md#time-zones)
+        f"last-{days}d": TimeRange(start=to - dt.timedelta(days=days), end=to, timezone=zone)
+        for days, zone in VIEWER_ZONES.items()
     }
     errors, empty, count = run_all_sql(system.database_url, ranges)
     assert errors == []

@@ -749,13 +749,7 @@ def prometheus_label_variable(
         dashboard_builders.QueryVariable(name)
         .label(label)
         .datasource(PROMETHEUS)
-        .query(
-            {
-                "qryType": 1,
-                "query": f"label_values({metric}, {label_name})",
-                "refId": "PrometheusVariableQueryEditor-VariableQuery",
-            }
-        )
+        .query(f"label_values({metric}, {label_name})")
         .refresh(dashboard_models.VariableRefresh.ON_TIME_RANGE_CHANGED)
         .sort(dashboard_models.VariableSort.ALPHABETICAL_ASC)
         .include_all(True)
