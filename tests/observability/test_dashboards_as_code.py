@@ -230,10 +230,13 @@ def test_workouts_tags_and_rest_mode_annotate_sleep_readiness_and_heart_rate() -
     } >= heart_rate
 
 
-def test_vo2_max_and_cardiovascular_age_have_their_own_panels_and_units() -> None:
+def test_vo2_max_and_cardiovascular_age_have_separate_axes_and_units() -> None:
     panels = {panel["title"]: panel for panel in DASHBOARDS["readiness.json"]["panels"]}
-    assert panels["VO2 max"]["fieldConfig"]["defaults"]["unit"] == "suffix: ml/kg/min"
-    assert panels["Cardiovascular age"]["fieldConfig"]["defaults"]["unit"] == "suffix: years"
+    field_config = panels["Cardiovascular age and VO2 max"]["fieldConfig"]
+    assert field_config["defaults"]["unit"] == "suffix: years"
+    (vo2,) = [o for o in field_config["overrides"] if o["matcher"]["options"] == "VO2 max"]
+    properties = {p["id"]: p["value"] for p in vo2["properties"]}
+    assert properties == {"unit": "suffix: ml/kg/min", "custom.axisPlacement": "right"}
 
 
 # ------------------------------------------------------------------------ Today

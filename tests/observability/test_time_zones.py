@@ -97,7 +97,13 @@ def _expected_day(sql: str) -> date:
 
 def test_the_daily_panels_are_found() -> None:
     titles = {title for _name, title, _sql in _daily_targets()}
-    assert {"Daily scores", "Readiness score", "Steps", "VO2 max", "Bedtime and wake-up"} <= titles
+    assert {
+        "Daily scores",
+        "Readiness score",
+        "Steps",
+        "Resilience",
+        "Bedtime and wake-up",
+    } <= titles
     assert len(titles) >= 25
 
 

@@ -399,48 +399,34 @@ def sections() -> list[Section]:
             [
                 Place(
                     timeseries_panel(
-                        "Cardiovascular age",
-                        "Oura's estimate of the age of your arteries (years), from pulse wave velocity.",
+                        "Cardiovascular age and VO2 max",
+                        "Oura's cardiovascular age (years, left axis: the age of your arteries, from pulse wave velocity) and VO2 max (ml/kg/min, right axis: the most oxygen your body can use). VO2 max is estimated only now and then, so it shows as separate points.",
                         [
                             Sql(
                                 f"""
-                            SELECT {local_midnight("day")} AS "time",
-                                   vascular_age AS "Cardiovascular age"
-                            FROM daily_cardiovascular_age
-                            WHERE $__timeFilter(day)
+                            SELECT {local_midnight("d.day")} AS "time",
+                                   c.vascular_age AS "Cardiovascular age", v.vo2_max AS "VO2 max"
+                            FROM (SELECT day FROM daily_cardiovascular_age UNION SELECT day FROM vo2_max) AS d
+                            LEFT JOIN daily_cardiovascular_age c ON c.day = d.day
+                            LEFT JOIN vo2_max v ON v.day = d.day
+                            WHERE $__timeFilter(d.day)
                             ORDER BY 1
                             """,
                                 time_series=True,
                             )
                         ],
-                        Field(unit="suffix: years", decimals=0),
+                        Field(
+                            unit="suffix: years",
+                            decimals=0,
+                            overrides=(
+                                Override("VO2 max", unit="suffix: ml/kg/min", axis_right=True),
+                            ),
+                        ),
                         points=True,
                         linear=True,
                     ),
-                    12,
-                    7,
-                ),
-                Place(
-                    timeseries_panel(
-                        "VO2 max",
-                        "Oura's VO2 max estimate (ml/kg/min): the most oxygen your body can use.",
-                        [
-                            Sql(
-                                f"""
-                            SELECT {local_midnight("day")} AS "time", vo2_max AS "VO2 max"
-                            FROM vo2_max
-                            WHERE $__timeFilter(day)
-                            ORDER BY 1
-                            """,
-                                time_series=True,
-                            )
-                        ],
-                        Field(unit="suffix: ml/kg/min", decimals=0),
-                        points=True,
-                        linear=True,
-                    ),
-                    12,
-                    7,
+                    24,
+                    8,
                 ),
             ],
         ),
