@@ -240,10 +240,15 @@ def _target_problems(
 
 
 def sql_targets(dashboard: Mapping[str, Any]) -> Iterator[tuple[str, str, str]]:
-    """(panel title, refId, rawSql) of every PostgreSQL query, variables' queries included."""
+    """(panel title, refId, rawSql) of every PostgreSQL query, variables' and annotations'
+    queries included."""
     for variable in variables_of(dashboard):
         if variable.get("type") == "query" and _is_postgres(variable):
             yield f"variable {variable['name']}", "var", _variable_query(variable)
+    for annotation in dashboard.get("annotations", {}).get("list", []):
+        target = annotation.get("target", {})
+        if _is_postgres(annotation) and "rawSql" in target:
+            yield f"annotation {annotation['name']}", "Anno", str(target["rawSql"])
     for panel in iter_panels(dashboard):
         if not _is_postgres(panel):
             continue

@@ -288,3 +288,24 @@ def test_provisioning_takes_credentials_from_the_environment() -> None:
     (provider,) = providers["providers"]
     assert provider["type"] == "file"
     assert provider["options"]["path"].startswith("/var/lib/grafana/dashboards")
+
+
+def test_annotations_return_the_columns_grafana_reads(database_url: str) -> None:
+    """time, timeend (a region), text and tags; every annotation has events in the sample."""
+    with psycopg.connect(database_url) as conn:
+        fill(conn, SAMPLE)
+        seen: dict[str, int] = {}
+        for dashboard in DASHBOARDS.values():
+            for annotation in dashboard["annotations"]["list"]:
+                if "rawSql" not in annotation.get("target", {}):
+                    continue
+                sql = expand_sql(annotation["target"]["rawSql"], RANGES["last-30d"])
+                cursor = conn.execute(sql)
+                rows = cursor.fetchall()
+                columns = [column.name for column in cursor.description or []]
+                assert columns == ["time", "timeend", "text", "tags"], annotation["name"]
+                assert all(start <= end for start, end, _text, _tags in rows)
+                assert all(text for _start, _end, text, _tags in rows), annotation["name"]
+                seen[annotation["name"]] = len(rows)
+    assert set(seen) == {"Workouts", "Tags", "Rest mode"}
+    assert all(seen.values()), seen
