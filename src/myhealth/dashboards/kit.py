@@ -17,7 +17,7 @@ import json
 import textwrap
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Protocol, Self, TypeVar
 
 from grafana_foundation_sdk.builders import (
     barchart,
@@ -285,8 +285,27 @@ class Field:
     overrides: Sequence[Override] = field(default_factory=tuple)
 
 
-def _apply_field(panel: Any, options: Field) -> Any:
-    """Set the shared field options on any SDK panel builder (they all have these methods)."""
+class _FieldOptions(Protocol):
+    """The field-option setters every SDK panel builder has (typed, so mypy checks the calls)."""
+
+    def thresholds(
+        self, thresholds: cog_builder.Builder[dashboard_models.ThresholdsConfig]
+    ) -> Self: ...
+    def mappings(self, mappings: list[dashboard_models.ValueMapping]) -> Self: ...
+    def unit(self, unit: str) -> Self: ...
+    def decimals(self, decimals: float) -> Self: ...
+    def min(self, min_val: float) -> Self: ...
+    def max(self, max_val: float) -> Self: ...
+    def override_by_name(
+        self, name: str, properties: list[dashboard_models.DynamicConfigValue]
+    ) -> Self: ...
+
+
+_Panel = TypeVar("_Panel", bound=_FieldOptions)
+
+
+def _apply_field(panel: _Panel, options: Field) -> _Panel:
+    """Set the shared field options on any SDK panel builder."""
     panel = panel.thresholds(thresholds(options.steps))
     panel = panel.mappings(
         [value_map(options.mappings, options.mapping_colors)] if options.mappings else []
@@ -305,7 +324,7 @@ def _apply_field(panel: Any, options: Field) -> Any:
 
 
 # ------------------------------------------------------------------------------- panel kinds
-# Each returns an SDK builder; the Layout below gives it its id and place.
+# Each returns an SDK builder; `build` below gives it its id and place.
 
 
 def stat_panel(
@@ -342,8 +361,7 @@ def stat_panel(
         .wide_layout(True)
         .show_percent_change(False)
     )
-    result: stat.Panel = _apply_field(panel, options)
-    return result
+    return _apply_field(panel, options)
 
 
 def timeseries_panel(
@@ -384,8 +402,7 @@ def timeseries_panel(
         .legend(_legend())
         .tooltip(_tooltip())
     )
-    result: timeseries.Panel = _apply_field(panel, options)
-    return result
+    return _apply_field(panel, options)
 
 
 def table_panel(
@@ -403,8 +420,7 @@ def table_panel(
         .show_header(True)
         .cell_height(common.TableCellHeight.SM)
     )
-    result: table.Panel = _apply_field(panel, options)
-    return result
+    return _apply_field(panel, options)
 
 
 def bargauge_panel(
@@ -428,8 +444,7 @@ def bargauge_panel(
         .min_viz_width(8)
         .max_viz_height(300)
     )
-    result: bargauge.Panel = _apply_field(panel, options)
-    return result
+    return _apply_field(panel, options)
 
 
 def state_timeline_panel(
@@ -451,8 +466,7 @@ def state_timeline_panel(
         .legend(_legend())
         .tooltip(_tooltip(multi=False))
     )
-    result: statetimeline.Panel = _apply_field(panel, options)
-    return result
+    return _apply_field(panel, options)
 
 
 def donut_panel(
@@ -483,8 +497,7 @@ def donut_panel(
         )
         .tooltip(_tooltip(multi=False))
     )
-    result: piechart.Panel = _apply_field(panel, options)
-    return result
+    return _apply_field(panel, options)
 
 
 def hypnogram_panel(
@@ -513,8 +526,7 @@ def hypnogram_panel(
         .legend(_legend(show=False))
         .tooltip(_tooltip(multi=False))
     )
-    result: barchart.Panel = _apply_field(panel, options)
-    return result
+    return _apply_field(panel, options)
 
 
 def trend_panel(
@@ -539,8 +551,7 @@ def trend_panel(
         .legend(_legend(calcs=("min", "mean")))
         .tooltip(_tooltip())
     )
-    result: trend.Panel = _apply_field(panel, options)
-    return result
+    return _apply_field(panel, options)
 
 
 def _datasource_of(targets: Sequence[Target]) -> common.DataSourceRef:
@@ -626,9 +637,6 @@ def standard_links(with_today: bool = True) -> list[dashboard_builders.Dashboard
             .target_blank(False)
         )
     return links
-
-
-PanelBuilder = cog_builder.Builder[dashboard_models.Panel]
 
 
 @dataclass(frozen=True)
