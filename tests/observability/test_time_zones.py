@@ -58,6 +58,9 @@ def test_every_dashboard_leaves_the_zone_to_the_viewers_default() -> None:
     assert {name: board["timezone"] for name, board in DASHBOARDS.items()} == {
         name: "" for name in DASHBOARDS
     }
+    # ...and no dashboard asks for a zone in a text box (Grafana cannot save its value there).
+    for board in DASHBOARDS.values():
+        assert [v["name"] for v in variables_of(board) if v["type"] == "textbox"] == []
 
 
 def _daily_targets() -> list[tuple[str, str, str]]:
