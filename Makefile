@@ -43,6 +43,10 @@ typecheck: sync ## mypy, strict
 test: sync tools lint typecheck ## everything CI runs: lint, types, tests (incl. chart, Terraform, dashboards)
 	$(RUN) pytest
 
+.PHONY: dashboards
+dashboards: sync ## regenerate observability/grafana/dashboards/*.json from src/myhealth/dashboards
+	$(RUN) python -m myhealth.dashboards.generate observability/grafana/dashboards
+
 .PHONY: fuzz
 fuzz: sync ## the ingest property tests with many more examples (HYPOTHESIS_PROFILE=fuzz; about an hour)
 	HYPOTHESIS_PROFILE=fuzz $(RUN) pytest -o timeout=7200 -p no:randomly \

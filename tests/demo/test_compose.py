@@ -170,6 +170,16 @@ def test_grafana_has_no_default_admin_password() -> None:
     assert grafana["GF_SECURITY_ADMIN_PASSWORD"] == GRAFANA_PASSWORD
 
 
+def test_grafana_shows_the_owners_time_zone_by_default() -> None:
+    """Grafana's default zone for every viewer is USER_TIMEZONE, as the services get it."""
+    chosen = compose("config", "--format", "json", USER_TIMEZONE="Pacific/Auckland")
+    assert chosen.returncode == 0, chosen.stderr
+    services = json.loads(chosen.stdout)["services"]
+    grafana = services["grafana"]["environment"]
+    assert grafana["GF_DATE_FORMATS_DEFAULT_TIMEZONE"] == "Pacific/Auckland"
+    assert services["api"]["environment"]["USER_TIMEZONE"] == "Pacific/Auckland"
+
+
 def _stub(directory: Path, name: str, body: str) -> None:
     path = directory / name
     path.write_text(f"#!/bin/sh\n{body}\n")

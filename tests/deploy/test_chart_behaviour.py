@@ -462,6 +462,9 @@ def test_in_chart_grafana_gets_the_observability_datasources(render_scenario: Re
     assert env["MYHEALTH_PROMETHEUS_URL"] == f"http://{name('prometheus')}:9090"
     assert env["MYHEALTH_GRAFANA_DB_HOST"].endswith(".rds.amazonaws.com:5432")
     assert env["MYHEALTH_GRAFANA_DB_USER"] == "myhealth_reader"  # the read-only login
+    # Viewers see the dashboards in the owner's zone by default (docs/monitoring.md#time-zones).
+    owner_zone = rendered.get("ConfigMap", "myhealth")["data"]["USER_TIMEZONE"]
+    assert env["GF_DATE_FORMATS_DEFAULT_TIMEZONE"] == owner_zone
     grafana = rendered.get("Deployment", name("grafana"))["spec"]["template"]["spec"]
     (container,) = grafana["containers"]
     assert container["envFrom"] == [{"secretRef": {"name": name("grafana-datasource")}}]
@@ -499,6 +502,9 @@ def test_sidecar_datasources_land_in_grafanas_namespace(render_scenario: RenderF
         if m["metadata"]["name"] == name("grafana-datasource")
     ]
     template = secret["spec"]["target"]["template"]["data"]
+    # kube-prometheus-stack's Grafana loads this Secret too: the owner's zone is its default.
+    owner_zone = rendered.get("ConfigMap", "myhealth")["data"]["USER_TIMEZONE"]
+    assert template["GF_DATE_FORMATS_DEFAULT_TIMEZONE"] == owner_zone == "Europe/Berlin"
     assert template["MYHEALTH_PROMETHEUS_URL"].startswith(
         "http://kube-prometheus-stack-prometheus."
     )

@@ -61,6 +61,7 @@ KNOWN_UNITS = frozenset(
         "dateTimeFromNow",
         "dtdurations",
         "h",
+        "kcal",
         "m",
         "ms",
         "none",
@@ -185,7 +186,11 @@ def structural_problems(
             problems += _datasource_problems(where, panel, datasources, variable_names)
             problems += _target_problems(where, panel, datasources)
             unit = panel.get("fieldConfig", {}).get("defaults", {}).get("unit")
-            if unit is not None and unit not in KNOWN_UNITS and not unit.startswith("suffix:"):
+            if (
+                unit is not None
+                and unit not in KNOWN_UNITS
+                and not unit.startswith(("suffix:", "time:"))
+            ):
                 problems.append(f"{where}: unknown unit {unit!r}")
     return problems
 
@@ -235,10 +240,15 @@ def _target_problems(
 
 
 def sql_targets(dashboard: Mapping[str, Any]) -> Iterator[tuple[str, str, str]]:
-    """(panel title, refId, rawSql) of every PostgreSQL query, variables' queries included."""
+    """(panel title, refId, rawSql) of every PostgreSQL query, variables' and annotations'
+    queries included."""
     for variable in variables_of(dashboard):
         if variable.get("type") == "query" and _is_postgres(variable):
             yield f"variable {variable['name']}", "var", _variable_query(variable)
+    for annotation in dashboard.get("annotations", {}).get("list", []):
+        target = annotation.get("target", {})
+        if _is_postgres(annotation) and "rawSql" in target:
+            yield f"annotation {annotation['name']}", "Anno", str(target["rawSql"])
     for panel in iter_panels(dashboard):
         if not _is_postgres(panel):
             continue
@@ -278,8 +288,15 @@ def _variable_query(variable: Mapping[str, Any]) -> str:
 
 @dataclass(frozen=True)
 class TimeRange:
+    """The dashboard's time range and effective time zone, as Grafana hands them to a query.
+
+    `timezone` is what `${__timezone}` expands to: the dashboard's zone, or the viewer's
+    default (Grafana resolves "browser" to the browser's IANA zone before substituting).
+    """
+
     start: datetime
     end: datetime
+    timezone: str = "UTC"
 
     @property
     def seconds(self) -> float:
@@ -401,6 +418,7 @@ def builtin_variables(time_range: TimeRange) -> dict[str, str | list[str]]:
         "__range": f"{int(time_range.seconds)}s",
         "__range_s": str(int(time_range.seconds)),
         "__rate_interval": interval,
+        "__timezone": time_range.timezone,
     }
 
 

@@ -434,10 +434,11 @@ def _insert_singletons(conn: psycopg.Connection, sample: SampleRange) -> None:
         "INSERT INTO rest_mode_periods (id, start_day, end_day, start_time, end_time, episodes)"
         " VALUES ('rest-mode-1', %s, %s, %s, %s, %s)",
         (
-            sample.first_day + timedelta(days=20),
-            sample.first_day + timedelta(days=22),
-            sample.time_from + timedelta(days=20, hours=9),
-            sample.time_from + timedelta(days=22, hours=8),
+            # Inside every evaluated range (the last 7 days), so the rest-mode panels have rows.
+            sample.last_day - timedelta(days=6),
+            sample.last_day - timedelta(days=4),
+            sample.time_from + timedelta(days=sample.days - 7, hours=9),
+            sample.time_from + timedelta(days=sample.days - 5, hours=8),
             Jsonb([{"tags": ["tag_generic_sick"], "timestamp": "2026-01-01T09:00:00+00:00"}]),
         ),
     )

@@ -7,6 +7,7 @@ import itertools
 import re
 from collections.abc import Iterator, Mapping
 from typing import Any
+from zoneinfo import ZoneInfo
 
 import psycopg
 import pytest
@@ -45,6 +46,7 @@ EXPECTED_UIDS = {
     "myhealth-activity",
     "myhealth-readiness",
     "myhealth-service-health",
+    "myhealth-today",
 }
 
 
@@ -85,7 +87,9 @@ def test_dashboard_has_tags_and_a_fitting_time_range(name: str) -> None:
     dashboard = DASHBOARDS[name]
     assert "myhealth" in dashboard["tags"]
     assert dashboard["time"]["to"] == "now"
-    expected_from = "now-6h" if dashboard["uid"] == "myhealth-service-health" else "now-30d"
+    expected_from = {"myhealth-service-health": "now-6h", "myhealth-today": "now-24h"}.get(
+        dashboard["uid"], "now-30d"
+    )
     assert dashboard["time"]["from"] == expected_from
 
 
@@ -245,12 +249,14 @@ def test_the_hypnogram_expands_the_selected_night(database_url: str) -> None:
         panel = next(
             panel for panel in DASHBOARDS["sleep.json"]["panels"] if panel["title"] == "Hypnogram"
         )
-        values: dict[str, str | list[str]] = {"timezone": "UTC", "night": str(SAMPLE.last_day)}
+        values: dict[str, str | list[str]] = {"night": str(SAMPLE.last_day)}
+        time_range = RANGES["last-7d"]
         rows = conn.execute(
-            expand_sql(panel["targets"][0]["rawSql"], RANGES["last-7d"], values)
+            expand_sql(panel["targets"][0]["rawSql"], time_range, values)
         ).fetchall()
     assert "".join(str(stage) for _clock, stage in rows) == night[0]
-    assert rows[0][0] == night[1].strftime("%H:%M")
+    # Clock labels are in the dashboard's time zone (the viewer's, here Los Angeles).
+    assert rows[0][0] == night[1].astimezone(ZoneInfo(time_range.timezone)).strftime("%H:%M")
 
 
 def test_dashboard_files_are_formatted_json() -> None:
@@ -282,3 +288,24 @@ def test_provisioning_takes_credentials_from_the_environment() -> None:
     (provider,) = providers["providers"]
     assert provider["type"] == "file"
     assert provider["options"]["path"].startswith("/var/lib/grafana/dashboards")
+
+
+def test_annotations_return_the_columns_grafana_reads(database_url: str) -> None:
+    """time, timeend (a region), text and tags; every annotation has events in the sample."""
+    with psycopg.connect(database_url) as conn:
+        fill(conn, SAMPLE)
+        seen: dict[str, int] = {}
+        for dashboard in DASHBOARDS.values():
+            for annotation in dashboard["annotations"]["list"]:
+                if "rawSql" not in annotation.get("target", {}):
+                    continue
+                sql = expand_sql(annotation["target"]["rawSql"], RANGES["last-30d"])
+                cursor = conn.execute(sql)
+                rows = cursor.fetchall()
+                columns = [column.name for column in cursor.description or []]
+                assert columns == ["time", "timeend", "text", "tags"], annotation["name"]
+                assert all(start <= end for start, end, _text, _tags in rows)
+                assert all(text for _start, _end, text, _tags in rows), annotation["name"]
+                seen[annotation["name"]] = len(rows)
+    assert set(seen) == {"Workouts", "Tags", "Rest mode"}
+    assert all(seen.values()), seen

@@ -91,3 +91,21 @@ def test_longer_variable_names_win() -> None:
 @pytest.mark.parametrize(("text", "seconds"), [("5m", 300), ("'1d'", 86400), ("1w", 604800)])
 def test_intervals(text: str, seconds: int) -> None:
     assert parse_interval(text) == seconds
+
+
+def test_timezone_is_the_effective_zone_and_the_range_stays_utc() -> None:
+    """`${__timezone}` is the dashboard's effective zone; the time macros are UTC instants
+    whatever zone the viewer is in, as Grafana sends them."""
+    from zoneinfo import ZoneInfo
+
+    auckland = ZoneInfo("Pacific/Auckland")
+    viewer = TimeRange(
+        datetime(2026, 8, 2, 0, 0, tzinfo=auckland),
+        datetime(2026, 8, 3, 0, 0, tzinfo=auckland),
+        "Pacific/Auckland",
+    )
+    sql = "SELECT '${__timezone}', $__timeFrom(), '$__timezone'"
+    assert expand_sql(sql, viewer) == (
+        "SELECT 'Pacific/Auckland', '2026-08-01T12:00:00Z', 'Pacific/Auckland'"
+    )
+    assert expand_sql("SELECT '${__timezone}'", RANGE) == "SELECT 'UTC'"

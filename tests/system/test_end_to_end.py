@@ -8,15 +8,19 @@ import datetime as dt
 from collections.abc import Callable
 from statistics import mean
 from typing import Any
+from zoneinfo import ZoneInfo
 
 import httpx
+import psycopg
 import pytest
 import yaml
 
 from ..collector import expected
+from ..observability.conftest import VIEWER_ZONES
 from ..observability.grafana_checks import (
     RULES_FILE,
     TimeRange,
+    expand_sql,
     load_dashboards,
     rule_unknown_metrics,
     scraped_metric_names,
@@ -110,15 +114,51 @@ def test_heart_rate_trend_counts_every_stored_sample(system: System) -> None:
 
 def test_every_dashboard_query_runs_on_pipeline_data(system: System) -> None:
     to = dt.datetime.combine(system.end + dt.timedelta(days=1), dt.time(), dt.UTC)
-    ranges = {
-        f"last-{days}d": TimeRange(start=to - dt.timedelta(days=days), end=to)
-        for days in (7, 30, 90)
+    ranges = {  # viewers west and east of UTC, and in UTC (docs/monitoring.md#time-zones)
+        f"last-{days}d": TimeRange(start=to - dt.timedelta(days=days), end=to, timezone=zone)
+        for days, zone in VIEWER_ZONES.items()
     }
     errors, empty, count = run_all_sql(system.database_url, ranges)
     assert errors == []
     # Collector runs are stamped with the wall clock, the data with the sandbox's frozen one.
     assert [where for where in empty if "collector runs" not in where] == []
     assert count > 150
+
+
+# Daily panels whose points are one per stored day of one table: (file, panel) → that day set.
+ONE_POINT_PER_DAY = {
+    (
+        "readiness.json",
+        "Readiness score",
+    ): "SELECT day FROM daily_readiness WHERE score IS NOT NULL",
+    ("activity.json", "Activity score"): "SELECT day FROM daily_activity WHERE score IS NOT NULL",
+    ("readiness.json", "Resilience"): "SELECT day FROM daily_resilience WHERE level IS NOT NULL",
+}
+
+
+@pytest.mark.parametrize("zone", ["America/Los_Angeles", "Pacific/Auckland"])
+def test_daily_panels_draw_the_stored_days_on_pipeline_data(system: System, zone: str) -> None:
+    """Days that went through sandbox → collector → processor are drawn on their own date for a
+    viewer west and east of UTC (docs/monitoring.md#time-zones)."""
+    dashboards = load_dashboards()
+    local = ZoneInfo(zone)
+    start = dt.datetime.combine(system.start - dt.timedelta(days=1), dt.time(), local)
+    end = dt.datetime.combine(system.end + dt.timedelta(days=2), dt.time(), local)
+    time_range = TimeRange(start=start, end=end, timezone=zone)
+    with psycopg.connect(system.database_url) as conn:
+        for (name, title), stored_sql in ONE_POINT_PER_DAY.items():
+            (target,) = [
+                target
+                for panel in dashboards[name]["panels"]
+                if panel["title"] == title
+                for target in panel.get("targets", [])
+                if target.get("format") == "time_series"
+            ]
+            rows = conn.execute(expand_sql(target["rawSql"], time_range)).fetchall()
+            drawn = sorted(row[0].astimezone(local).date() for row in rows if row[1] is not None)
+            stored = sorted(day for (day,) in conn.execute(stored_sql).fetchall())
+            assert len(stored) > 100, (name, title)
+            assert drawn == stored, (name, title)
 
 
 def test_every_metric_the_dashboards_and_alerts_use_is_exported(system: System) -> None:
