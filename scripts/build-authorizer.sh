@@ -5,7 +5,7 @@
 #   scripts/build-authorizer.sh [OUT_DIR]     # default: build/authorizer
 #
 # Only what the handler imports is copied (myhealth/__init__.py, myhealth/security/{__init__,
-# tokens,lambda_authorizer}.py), so the zip stays small and never drags in the API's
+# tokens,api_tokens,lambda_authorizer}.py), so the zip stays small and never drags in the API's
 # dependencies. PyJWT is installed at the version pinned in uv.lock; it is pure Python, so the
 # same files work on the arm64 Lambda runtime. boto3 comes with the Lambda runtime.
 set -euo pipefail
@@ -22,7 +22,7 @@ fi
 rm -rf "$OUT"
 mkdir -p "$OUT/myhealth/security"
 cp "$ROOT/src/myhealth/__init__.py" "$OUT/myhealth/__init__.py"
-for module in __init__ tokens lambda_authorizer; do
+for module in __init__ tokens api_tokens lambda_authorizer; do
   cp "$ROOT/src/myhealth/security/$module.py" "$OUT/myhealth/security/$module.py"
 done
 

@@ -15,7 +15,7 @@ from typing import Any
 import jwt
 import pytest
 
-from myhealth.security import lambda_authorizer, tokens
+from myhealth.security import api_tokens, lambda_authorizer, tokens
 from myhealth.security.lambda_authorizer import SigningKeySource, authorize, bearer_token
 
 from .helpers import REPO
@@ -86,6 +86,9 @@ DENIED = [
         id="no-sub",
     ),
     pytest.param(None, id="no-header"),
+    pytest.param("Bearer mhp_short", id="long-lived-too-short"),
+    pytest.param("Bearer " + api_tokens.generate() + "x", id="long-lived-too-long"),
+    pytest.param("Bearer mhp_" + "!" * 43, id="long-lived-not-base64url"),
 ]
 
 
@@ -101,6 +104,16 @@ def test_the_bearer_scheme_is_case_insensitive() -> None:
     token = tokens.issue(SECRET, ttl_seconds=3600)
 
     assert authorize(event(f"bearer {token}"), SECRET)["isAuthorized"] is True
+
+
+@pytest.mark.parametrize("method", ["GET", "POST"])
+def test_a_well_formed_long_lived_token_passes_for_the_api_to_decide(method: str) -> None:
+    """The gateway cannot see revocations (no database): the API checks each use, and refuses
+    non-GET ones, so the decision here must not depend on the method (it is cached per header)."""
+    request = event(f"Bearer {api_tokens.generate()}")
+    request["routeArn"] = request["routeArn"].replace("/GET/", f"/{method}/")
+
+    assert authorize(request, SECRET) == {"isAuthorized": True, "context": {"sub": "api-token"}}
 
 
 @pytest.mark.parametrize("authorization", DENIED)
@@ -204,7 +217,7 @@ def test_the_package_holds_only_the_handler_the_token_code_and_pyjwt(built_packa
     modules = sorted(path.name for path in (built_package / "myhealth" / "security").iterdir())
 
     assert [name for name in top_level if not name.endswith(".dist-info")] == ["jwt", "myhealth"]
-    assert modules == ["__init__.py", "lambda_authorizer.py", "tokens.py"]
+    assert modules == ["__init__.py", "api_tokens.py", "lambda_authorizer.py", "tokens.py"]
     assert (built_package / "myhealth" / "security" / "tokens.py").read_text() == (
         REPO / "src" / "myhealth" / "security" / "tokens.py"
     ).read_text()
@@ -220,7 +233,11 @@ def test_the_packaged_handler_runs_on_its_own(built_package: Path) -> None:
         "print(json.dumps([handler(e, None) for e in events]))\n"
         "import jwt; assert jwt.__file__.startswith(sys.path[0]), jwt.__file__\n"
     )
-    events = [event(f"Bearer {good}"), event("Bearer not.a.jwt")]
+    events = [
+        event(f"Bearer {good}"),
+        event("Bearer not.a.jwt"),
+        event(f"Bearer {api_tokens.generate()}"),
+    ]
 
     result = subprocess.run(
         [
@@ -242,4 +259,5 @@ def test_the_packaged_handler_runs_on_its_own(built_package: Path) -> None:
     assert json.loads(result.stdout) == [
         {"isAuthorized": True, "context": {"sub": "owner"}},
         {"isAuthorized": False},
+        {"isAuthorized": True, "context": {"sub": "api-token"}},
     ]

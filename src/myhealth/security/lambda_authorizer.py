@@ -1,7 +1,9 @@
 """API Gateway (HTTP API) Lambda authorizer: lets a request through only with a valid access token.
 
 It verifies tokens with `myhealth.security.tokens.verify`, the code the API service itself uses,
-so the gateway and the service can never disagree about what a valid token is.
+so the gateway and the service can never disagree about what a valid token is. A long-lived
+token (`mhp_…`, from `myhealth token create`) is checked for its form only: revocation and
+expiry live in the database, which the API consults on every request.
 
 Response format: the HTTP API "simple response" (payload format 2.0, `enable_simple_responses`):
 `{"isAuthorized": true|false, "context": {...}}`. API Gateway answers 403 for a denial and 401
@@ -21,7 +23,7 @@ import time
 from collections.abc import Callable, Mapping
 from typing import Any
 
-from myhealth.security import tokens
+from myhealth.security import api_tokens, tokens
 
 SecretFetcher = Callable[[str], str]
 
@@ -88,6 +90,8 @@ def authorize(event: Mapping[str, Any], signing_key: str) -> dict[str, Any]:
     if token is None:
         _log.info("denied: no bearer token")
         return {"isAuthorized": False}
+    if api_tokens.is_api_token(token):
+        return _authorize_api_token(token)
     try:
         claims = tokens.verify(signing_key, token)
     except tokens.InvalidToken as exc:
@@ -95,6 +99,21 @@ def authorize(event: Mapping[str, Any], signing_key: str) -> dict[str, Any]:
         _log.info("denied: %s", exc)
         return {"isAuthorized": False}
     return {"isAuthorized": True, "context": {"sub": claims.subject}}
+
+
+def _authorize_api_token(token: str) -> dict[str, Any]:
+    """A long-lived token passes the gateway on its format alone; the API decides.
+
+    The authorizer has no database, so it cannot know whether the token was revoked or has
+    expired; the API looks each one up on every request and refuses a revoked, expired or
+    non-GET use at once (docs/api.md#long-lived-tokens). The decision here deliberately ignores
+    the method and path: API Gateway caches it per `Authorization` header, so a denial of one
+    POST would otherwise also refuse that token's next GET for the cache's lifetime.
+    """
+    if not api_tokens.well_formed(token):
+        _log.info("denied: malformed long-lived token")
+        return {"isAuthorized": False}
+    return {"isAuthorized": True, "context": {"sub": "api-token"}}
 
 
 _key_source: SigningKeySource | None = None
