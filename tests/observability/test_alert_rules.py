@@ -84,6 +84,8 @@ def _anchors(markdown: str) -> set[str]:
 def test_alert_follows_the_conventions(alert: dict[str, Any]) -> None:
     assert re.fullmatch(r"Myhealth[A-Z]\w+", alert["alert"])
     assert alert["labels"]["severity"] in {"critical", "warning", "info"}
+    # Alertmanager routes on it: operations page or warn, health notes go to the daily digest.
+    assert alert["labels"]["kind"] == "operations"
     annotations = alert["annotations"]
     assert annotations["summary"].strip()
     assert len(annotations["description"]) > 60

@@ -30,6 +30,7 @@ class ErrorCode(StrEnum):
     PROCESSOR_ERROR = "processor_error"
     PROCESSOR_UNAVAILABLE = "processor_unavailable"
     PROCESSOR_REFUSED = "processor_refused"
+    ALERTING_TEMPLATE_INVALID = "alerting_template_invalid"
 
 
 class CodedError(Exception):

@@ -1,0 +1,298 @@
+"""Alerts reach the owner, end to end with real parts: the sandbox, a real `myhealth collect`,
+the processor and the API as processes on a throwaway PostgreSQL; Debian's Prometheus 2.42
+scraping them with the project's rule files; Alertmanager 0.25 with the configuration rendered
+from the project's template; a local HTTP server standing in for ntfy and the webhook.
+
+Only time is compressed (alert_stack.py says exactly how). Each test first watches the healthy
+system for QUIET_SECONDS and requires that nothing arrives, then causes one fault and requires
+its alert to arrive within the same time.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import datetime as dt
+import re
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import httpx
+import psycopg
+import pytest
+
+from myhealth.storage.local_cluster import LocalCluster
+from tests.processes import Service, myhealth_environ, wait_until
+
+from .alert_stack import (
+    ALERTMANAGER_DIR,
+    RULES_DIR,
+    Delivery,
+    Receiver,
+    Servers,
+    prometheus_and_alertmanager,
+)
+
+INSIGHTS_RULES = RULES_DIR / "insights.rules.yaml"
+QUIET_SECONDS = 15.0
+INGEST_TOKEN = "alert-test-ingest-token"
+NTFY_TOKEN = "tk_alert-test-ntfy-token"
+WEBHOOK_TOKEN = "alert-test-webhook-token"
+SYNCED_TYPES = ["daily_sleep", "daily_activity", "daily_readiness", "sleep", "heartrate"]
+_databases = iter(range(10**6))
+
+
+@dataclass
+class Stack:
+    servers: Servers
+    receiver: Receiver
+    processor: Service
+    sandbox: Service
+    database_url: str
+
+    def webhook(self) -> list[Delivery]:
+        return self.receiver.received("/webhook")
+
+    def ntfy(self) -> list[Delivery]:
+        return self.receiver.received("/ntfy/myhealth")
+
+
+def _collect(database_url: str, sandbox: Service, processor: Service, days: int, log: Path) -> None:
+    today = dt.datetime.now(dt.UTC).date()
+    environ = myhealth_environ(
+        DATABASE_URL=database_url,
+        USER_TIMEZONE="UTC",
+        OURA_API_BASE_URL=sandbox.url,
+        OURA_API_KEY="sandbox-accepts-any-bearer",
+        PROCESSOR_URL=processor.url,
+        INGEST_TOKEN=INGEST_TOKEN,
+    )
+    argv = ["collect", "--no-progress", "--start-date", str(today - dt.timedelta(days=days - 1)),
+            "--data-types", ",".join(SYNCED_TYPES)]  # fmt: skip
+    with log.open("ab") as sink:
+        result = subprocess.run(
+            [sys.executable, "-m", "myhealth", *argv],
+            env=environ,
+            stdout=sink,
+            stderr=subprocess.STDOUT,
+            timeout=120,
+            check=False,
+        )
+    assert result.returncode == 0, f"collect failed: see {log}"
+
+
+@contextlib.contextmanager
+def running_stack(tmp_path: Path, pg_cluster: LocalCluster, history_days: int) -> Iterator[Stack]:
+    """A healthy myHealth with `history_days` of synced sandbox data, watched by Prometheus
+    and Alertmanager."""
+    database_url = pg_cluster.create_database(
+        f"alerts_{next(_databases)}", template="myhealth_template"
+    )
+    with contextlib.ExitStack() as stack:
+        sandbox, processor, api = services = [
+            Service("sandbox", myhealth_environ(USER_TIMEZONE="UTC", SANDBOX_SEED="7"),
+                    tmp_path / "sandbox.log"),
+            Service("processor",
+                    myhealth_environ(DATABASE_URL=database_url, INGEST_TOKEN=INGEST_TOKEN),
+                    tmp_path / "processor.log"),
+            Service("api", myhealth_environ(
+                        DATABASE_URL=database_url,
+                        USER_TIMEZONE="UTC",
+                        API_KEY="alert-test-api-key",
+                        JWT_SECRET="alert-test-jwt-secret-0123456789abcdef",
+                    ), tmp_path / "api.log"),
+        ]  # fmt: skip
+        for running in services:
+            stack.callback(running.stop)
+        # Side by side: each one spends seconds importing on a busy machine.
+        with ThreadPoolExecutor(len(services)) as pool:
+            list(pool.map(Service.start, services))
+        _collect(database_url, sandbox, processor, history_days, tmp_path / "collect.log")
+        receiver = stack.enter_context(Receiver().serving())
+        (tmp_path / "ntfy-token").write_text(NTFY_TOKEN)
+        (tmp_path / "webhook-token").write_text(WEBHOOK_TOKEN)
+        servers = stack.enter_context(
+            prometheus_and_alertmanager(
+                tmp_path,
+                targets={
+                    name: running.url.removeprefix("http://")
+                    for name, running in (
+                        ("processor", processor),
+                        ("api", api),
+                        ("sandbox", sandbox),
+                    )
+                },
+                alertmanager_environ={
+                    "ALERTS_TEMPLATES_DIR": str(ALERTMANAGER_DIR / "templates"),
+                    "ALERTS_NTFY_URL": f"{receiver.url}/ntfy/myhealth",
+                    "ALERTS_NTFY_TOKEN_FILE": str(tmp_path / "ntfy-token"),
+                    "ALERTS_WEBHOOK_URL": f"{receiver.url}/webhook",
+                    "ALERTS_WEBHOOK_TOKEN_FILE": str(tmp_path / "webhook-token"),
+                },
+            )
+        )
+        yield Stack(servers, receiver, processor, sandbox, database_url)
+
+
+def _print(title: str, deliveries: list[Delivery]) -> None:
+    print(f"\n=== {title}: {len(deliveries)} notification(s)")
+    for delivery in deliveries:
+        print(delivery.describe())
+
+
+def _watch_quietly(stack: Stack) -> None:
+    """(a) The healthy system over QUIET_SECONDS: no notification at all, and no alert even
+    pending in Prometheus (with every `for:` compressed, pending is as good as firing)."""
+    deadline = time.monotonic() + QUIET_SECONDS
+    active: list[dict[str, Any]] = []
+    while time.monotonic() < deadline and not active:
+        active = stack.servers.firing()
+        time.sleep(0.5)
+    assert active == [], f"alerts on a healthy system: {active}"
+    assert stack.receiver.deliveries == [], [d.describe() for d in stack.receiver.deliveries]
+    print(f"\n=== healthy for {QUIET_SECONDS:.0f} s: nothing received, no alert pending")
+
+
+def _arrival(stack: Stack, alertname: str, since: float) -> Delivery:
+    wait_until(
+        lambda: any(alertname in d.alertnames() for d in stack.webhook()),
+        f"{alertname} at the webhook within {QUIET_SECONDS} s (logs: {stack.servers.logs})",
+        timeout=QUIET_SECONDS,
+    )
+    delivery = next(d for d in stack.webhook() if alertname in d.alertnames())
+    print(f"\n=== {alertname} arrived {delivery.at - since:.1f} s after the fault")
+    return delivery
+
+
+def _ntfy_template(name: str) -> str:
+    return (ALERTMANAGER_DIR / name).read_text(encoding="utf-8").strip()
+
+
+def _check_ntfy_request(delivery: Delivery, priority: str) -> None:
+    """What ntfy receives: Alertmanager's webhook JSON plus the templates in the query, which
+    ntfy fills from that JSON (so every field they name must be in it)."""
+    assert delivery.headers["authorization"] == f"Bearer {NTFY_TOKEN}"
+    assert delivery.query["tpl"] == ["1"]
+    assert delivery.query["priority"] == [priority]
+    title, message = delivery.query["t"][0], delivery.query["m"][0]
+    assert title == _ntfy_template("ntfy-title.tmpl")
+    assert message == _ntfy_template("ntfy-message.tmpl")
+    alert = delivery.body["alerts"][0]
+    for field in re.findall(r"\.(annotations|commonAnnotations)\.(\w+)", title + message):
+        holder = alert["annotations"] if field[0] == "annotations" else delivery.body[field[0]]
+        assert isinstance(holder, dict)
+    assert "summary" in alert["annotations"]
+    assert {"status", "alerts", "commonAnnotations"} <= set(delivery.body)
+
+
+def test_quiet_while_healthy_then_the_processor_down_alert_arrives(
+    tmp_path: Path, pg_cluster: LocalCluster
+) -> None:
+    with running_stack(tmp_path, pg_cluster, history_days=3) as stack:
+        _watch_quietly(stack)
+
+        stack.processor.kill()
+        killed = time.monotonic()
+        delivery = _arrival(stack, "MyhealthServiceMetricsMissing", killed)
+        _print("webhook", stack.webhook())
+        _print("ntfy", stack.ntfy())
+
+        assert delivery.headers["authorization"] == f"Bearer {WEBHOOK_TOKEN}"
+        assert delivery.body["receiver"] == "operations-page"
+        assert delivery.body["status"] == "firing"
+        # The inhibition leaves the cause alone: nothing else about the dead processor.
+        assert {name for d in stack.webhook() for name in d.alertnames()} == {
+            "MyhealthServiceMetricsMissing"
+        }
+        (alert,) = delivery.body["alerts"]
+        assert alert["labels"] == {
+            "alertname": "MyhealthServiceMetricsMissing",
+            "service": "processor",
+            "severity": "critical",
+            "kind": "operations",
+            "environment": "local",
+        }
+        assert alert["annotations"]["summary"] == "processor: no metrics for 10 minutes"
+        assert alert["annotations"]["runbook_url"].endswith(
+            "docs/runbooks.md#myhealthservicemetricsmissing"
+        )
+        (ntfy,) = [d for d in stack.ntfy() if d.body["status"] == "firing"]
+        _check_ntfy_request(ntfy, priority="5")
+
+
+# --- (c) a health insight: HRV under the owner's usual ---------------------------------------
+
+HRV_HISTORY_DAYS = 70
+LOW_DAYS = 3
+
+
+def _lower_hrv(stack: Stack) -> None:
+    """Re-ingest the last LOW_DAYS nights with HRV at a third of the usual, through the
+    processor's ingest route (the one the collector uses), as if Oura had served them so."""
+    with psycopg.connect(stack.database_url) as conn:
+        rows = conn.execute(
+            "SELECT document FROM oura_documents WHERE data_type = 'sleep' "
+            "ORDER BY day DESC LIMIT %s",
+            (LOW_DAYS,),
+        ).fetchall()
+    assert len(rows) == LOW_DAYS
+    documents = []
+    for (document,) in rows:
+        low = dict(document)
+        low["average_hrv"] = max(5, round((document.get("average_hrv") or 45) / 3))
+        documents.append(low)
+    response = httpx.post(
+        f"{stack.processor.url}/api/v1/ingest",
+        json={"data_type": "sleep", "documents": documents},
+        headers={"Authorization": f"Bearer {INGEST_TOKEN}"},
+        timeout=30,
+    )
+    response.raise_for_status()
+
+
+def _hrv_flag(stack: Stack) -> bool:
+    text = httpx.get(f"{stack.processor.url}/metrics", timeout=5).text
+    return (
+        re.search(r'^myhealth_insight_flag\{[^}]*flag="hrv_low"[^}]*\} 1(\.0)?$', text, re.M)
+        is not None
+    )
+
+
+@pytest.mark.skipif(
+    not INSIGHTS_RULES.exists(),
+    reason="the health alert rules (observability/prometheus/rules/insights.rules.yaml) are "
+    "not on this branch yet",
+)
+def test_quiet_while_normal_then_the_hrv_alert_arrives(
+    tmp_path: Path, pg_cluster: LocalCluster
+) -> None:
+    with running_stack(tmp_path, pg_cluster, history_days=HRV_HISTORY_DAYS) as stack:
+        _watch_quietly(stack)
+
+        _lower_hrv(stack)
+        lowered = time.monotonic()
+        wait_until(lambda: _hrv_flag(stack), "myhealth_insight_flag{flag=hrv_low} = 1", timeout=30)
+        health = [d for d in stack.webhook() if d.body["receiver"] == "health-digest"]
+        wait_until(
+            lambda: any(d.body["receiver"] == "health-digest" for d in stack.webhook()),
+            f"a health alert at the webhook within {QUIET_SECONDS} s",
+            timeout=QUIET_SECONDS,
+        )
+        health = [d for d in stack.webhook() if d.body["receiver"] == "health-digest"]
+        _print("webhook", stack.webhook())
+        _print("ntfy", stack.ntfy())
+        print(f"first health notification {health[0].at - lowered:.1f} s after the low nights")
+
+        (alert,) = [a for d in health for a in d.body["alerts"]]
+        assert alert["labels"]["kind"] == "health"
+        assert alert["labels"]["severity"] == "info"
+        assert alert["labels"]["alertname"] == "MyhealthHrvBelowBaseline"
+        assert re.search(r"\d", alert["annotations"]["summary"]), "the summary carries numbers"
+        assert "/d/myhealth-today" in alert["annotations"]["dashboard_url"]
+        (ntfy,) = [d for d in stack.ntfy() if d.body["receiver"] == "health-digest"]
+        _check_ntfy_request(ntfy, priority="3")
