@@ -231,7 +231,8 @@ def test_alertmanager_gets_its_settings_and_never_a_secret_in_its_config(tmp_pat
         "ALERTS_SMTP_SMARTHOST": "smtp.example.org:587",
         "ALERTS_SMTP_USERNAME": "myhealth@example.org",
     }
-    result = compose("config", "--format", "json", **settings, **ALERT_SECRETS)
+    variables: dict[str, Any] = {**settings, **ALERT_SECRETS}
+    result = compose("config", "--format", "json", **variables)
     assert result.returncode == 0, result.stderr
     services = json.loads(result.stdout)["services"]
     renderer = services["alertmanager-config"]
