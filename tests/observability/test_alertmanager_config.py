@@ -61,7 +61,9 @@ def test_everything_configured_is_valid_and_every_route_reaches_every_channel(
     tmp_path: Path,
 ) -> None:
     _, config = rendered(tmp_path, EVERYTHING)
-    for receiver, channels in integrations(config).items():
+    channels_of = integrations(config)
+    assert channels_of.pop("blackhole") == []
+    for receiver, channels in channels_of.items():
         assert len(channels) == 3, (receiver, channels)
         assert any(c.startswith("webhook_configs:https://ntfy.example.org/") for c in channels)
         assert "email_configs:owner@example.org" in channels
@@ -73,6 +75,7 @@ def test_everything_configured_is_valid_and_every_route_reaches_every_channel(
 def test_nothing_configured_is_still_valid_and_sends_nothing(tmp_path: Path) -> None:
     _, config = rendered(tmp_path, {})
     assert integrations(config) == {
+        "blackhole": [],
         "health-digest": [],
         "operations-page": [],
         "operations-warning": [],
@@ -83,7 +86,7 @@ def test_nothing_configured_is_still_valid_and_sends_nothing(tmp_path: Path) -> 
 
 def test_only_ntfy_without_a_token(tmp_path: Path) -> None:
     _, config = rendered(tmp_path, {"ALERTS_NTFY_URL": "https://ntfy.sh/a-long-random-topic"})
-    for receiver in config["receivers"]:
+    for receiver in config["receivers"][1:]:
         (ntfy,) = receiver["webhook_configs"]
         assert ntfy["url"].startswith("https://ntfy.sh/a-long-random-topic?tpl=1&")
         assert "http_config" not in ntfy
@@ -98,11 +101,14 @@ def test_only_ntfy_without_a_token(tmp_path: Path) -> None:
         pytest.param(["kind=operations", "severity=warning"], "operations-warning", id="warning"),
         pytest.param(["kind=operations", "severity=info"], "operations-warning", id="info"),
         pytest.param(["severity=critical"], "operations-warning", id="unlabelled"),
+        pytest.param(["alertname=Watchdog", "severity=none"], "blackhole", id="watchdog"),
     ],
 )
 def test_routing(tmp_path: Path, labels: list[str], receiver: str) -> None:
     path, _ = rendered(tmp_path, EVERYTHING)
-    result = amtool("config", "routes", "test", f"--config.file={path}", "alertname=X", *labels)
+    if not any(label.startswith("alertname=") for label in labels):
+        labels = ["alertname=X", *labels]
+    result = amtool("config", "routes", "test", f"--config.file={path}", *labels)
     assert result.returncode == 0, result.stdout + result.stderr
     assert result.stdout.strip() == receiver
 
@@ -126,11 +132,12 @@ def test_values_cannot_change_the_structure() -> None:
     hostile = "https://x.example/t\nreceivers: []\n  - name: evil"
     config = render.render(ALERTMANAGER_TEMPLATE, {"ALERTS_WEBHOOK_URL": hostile})
     assert [r["name"] for r in config["receivers"]] == [
+        "blackhole",
         "health-digest",
         "operations-page",
         "operations-warning",
     ]
-    assert config["receivers"][0]["webhook_configs"][0]["url"] == hostile
+    assert config["receivers"][1]["webhook_configs"][0]["url"] == hostile
 
 
 def test_a_required_placeholder_must_be_set(tmp_path: Path) -> None:
