@@ -8,7 +8,8 @@ expression, labels and annotations, and the Alertmanager configuration rendered 
 observability/alertmanager/alertmanager.yml.tmpl by the project's renderer (routes, matchers,
 receivers, inhibitions, the ntfy templates).
 
-What is changed, and only that, so a test takes seconds instead of hours: time. Every rule's
+What is changed, so a test takes seconds instead of hours: time, and TLS towards the test's
+own SMTP server (smtp_require_tls is turned off: it speaks plain SMTP on 127.0.0.1). Every rule's
 `for:` and every route's group_wait/group_interval/repeat_interval is divided by TIME_SCALE
 (a `for:` never drops under MIN_FOR, so a target's first scrape always lands before an
 absence can fire), and Prometheus scrapes and evaluates every second. Range selectors and
@@ -19,10 +20,14 @@ the promtool unit tests (observability/prometheus/tests/) and by test_alertmanag
 from __future__ import annotations
 
 import contextlib
+import email
+import email.message
+import email.policy
 import functools
 import json
 import re
 import signal
+import socketserver
 import subprocess
 import threading
 import time
@@ -166,11 +171,91 @@ class Receiver:
             thread.join(timeout=5)
 
 
+@dataclass
+class Mail:
+    sender: str
+    recipients: list[str]
+    message: email.message.EmailMessage
+    at: float
+
+    def text(self) -> str:
+        body = self.message.get_body(preferencelist=("plain",))
+        assert body is not None, "no text/plain part"
+        return str(body.get_content())
+
+
+@dataclass
+class SmtpReceiver:
+    """A minimal SMTP server (EHLO, MAIL, RCPT, DATA, QUIT; no TLS, no AUTH) that keeps every
+    message Alertmanager's e-mail receiver sends."""
+
+    mails: list[Mail] = field(default_factory=list)
+    address: str = ""
+    _lock: threading.Lock = field(default_factory=threading.Lock)
+
+    def received(self) -> list[Mail]:
+        with self._lock:
+            return list(self.mails)
+
+    @contextlib.contextmanager
+    def serving(self) -> Iterator[SmtpReceiver]:
+        receiver = self
+
+        class Handler(socketserver.StreamRequestHandler):
+            def reply(self, line: str) -> None:
+                self.wfile.write(line.encode() + b"\r\n")
+
+            def handle(self) -> None:
+                self.reply("220 localhost test SMTP")
+                sender, recipients = "", list[str]()
+                while line := self.rfile.readline():
+                    command = line.decode().strip()
+                    verb = command[:4].upper()
+                    if verb in {"EHLO", "HELO"}:
+                        self.reply("250 localhost")
+                    elif verb == "MAIL":
+                        sender, recipients = command.partition(":")[2].strip(" <>"), list[str]()
+                        self.reply("250 OK")
+                    elif verb == "RCPT":
+                        recipients.append(command.partition(":")[2].strip(" <>"))
+                        self.reply("250 OK")
+                    elif verb == "DATA":
+                        self.reply("354 end with .")
+                        data = b""
+                        while (chunk := self.rfile.readline()) not in {b".\r\n", b""}:
+                            data += chunk[1:] if chunk.startswith(b"..") else chunk
+                        message = email.message_from_bytes(data, policy=email.policy.default)
+                        assert isinstance(message, email.message.EmailMessage)
+                        with receiver._lock:
+                            receiver.mails.append(
+                                Mail(sender, recipients, message, time.monotonic())
+                            )
+                        self.reply("250 OK")
+                    elif verb == "QUIT":
+                        self.reply("221 bye")
+                        return
+                    else:  # RSET, NOOP
+                        self.reply("250 OK")
+
+        server = socketserver.ThreadingTCPServer(("127.0.0.1", 0), Handler)
+        server.daemon_threads = True
+        self.address = f"127.0.0.1:{server.server_address[1]}"
+        thread = threading.Thread(target=server.serve_forever, daemon=True)
+        thread.start()
+        try:
+            yield self
+        finally:
+            server.shutdown()
+            server.server_close()
+            thread.join(timeout=5)
+
+
 def render_alertmanager_config(environ: Mapping[str, str], workdir: Path) -> Path:
     """The project's template rendered with `environ`, its route timings scaled, checked by
-    amtool."""
+    amtool. The test's SMTP server speaks no TLS, so STARTTLS is not required of it."""
     config = render.render(ALERTMANAGER_TEMPLATE, environ)
     scaled_routes(config["route"])
+    config["global"]["smtp_require_tls"] = False
     path = workdir / "alertmanager.yml"
     path.write_text(yaml.safe_dump(config, sort_keys=False), encoding="utf-8")
     check = subprocess.run(

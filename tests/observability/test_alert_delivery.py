@@ -35,6 +35,7 @@ from .alert_stack import (
     Delivery,
     Receiver,
     Servers,
+    SmtpReceiver,
     prometheus_and_alertmanager,
 )
 
@@ -51,6 +52,7 @@ _databases = iter(range(10**6))
 class Stack:
     servers: Servers
     receiver: Receiver
+    smtp: SmtpReceiver
     processor: Service
     sandbox: Service
     database_url: str
@@ -114,6 +116,7 @@ def running_stack(tmp_path: Path, pg_cluster: LocalCluster, history_days: int) -
             list(pool.map(Service.start, services))
         _collect(database_url, sandbox, processor, history_days, tmp_path / "collect.log")
         receiver = stack.enter_context(Receiver().serving())
+        smtp = stack.enter_context(SmtpReceiver().serving())
         (tmp_path / "ntfy-token").write_text(NTFY_TOKEN)
         (tmp_path / "webhook-token").write_text(WEBHOOK_TOKEN)
         servers = stack.enter_context(
@@ -133,10 +136,13 @@ def running_stack(tmp_path: Path, pg_cluster: LocalCluster, history_days: int) -
                     "ALERTS_NTFY_TOKEN_FILE": str(tmp_path / "ntfy-token"),
                     "ALERTS_WEBHOOK_URL": f"{receiver.url}/webhook",
                     "ALERTS_WEBHOOK_TOKEN_FILE": str(tmp_path / "webhook-token"),
+                    "ALERTS_EMAIL_TO": "owner@example.org",
+                    "ALERTS_EMAIL_FROM": "myhealth@example.org",
+                    "ALERTS_SMTP_SMARTHOST": smtp.address,
                 },
             )
         )
-        yield Stack(servers, receiver, processor, sandbox, database_url)
+        yield Stack(servers, receiver, smtp, processor, sandbox, database_url)
 
 
 def _print(title: str, deliveries: list[Delivery]) -> None:
@@ -155,18 +161,39 @@ def _watch_quietly(stack: Stack) -> None:
         time.sleep(0.5)
     assert active == [], f"alerts on a healthy system: {active}"
     assert stack.receiver.deliveries == [], [d.describe() for d in stack.receiver.deliveries]
+    assert stack.smtp.received() == [], [m.message["Subject"] for m in stack.smtp.received()]
     print(f"\n=== healthy for {QUIET_SECONDS:.0f} s: nothing received, no alert pending")
 
 
 def _arrival(stack: Stack, alertname: str, since: float) -> Delivery:
+    """The webhook's notification of `alertname`, once it reached the webhook, ntfy and the
+    mailbox (Alertmanager notifies them side by side)."""
     wait_until(
-        lambda: any(alertname in d.alertnames() for d in stack.webhook()),
-        f"{alertname} at the webhook within {QUIET_SECONDS} s (logs: {stack.servers.logs})",
+        lambda: (
+            all(
+                any(alertname in d.alertnames() for d in deliveries)
+                for deliveries in (stack.webhook(), stack.ntfy())
+            )
+            and bool(stack.smtp.received())
+        ),
+        f"{alertname} at the webhook, ntfy and the mailbox within {QUIET_SECONDS} s "
+        f"(logs: {stack.servers.logs})",
         timeout=QUIET_SECONDS,
     )
     delivery = next(d for d in stack.webhook() if alertname in d.alertnames())
     print(f"\n=== {alertname} arrived {delivery.at - since:.1f} s after the fault")
     return delivery
+
+
+def _mail(stack: Stack, receiver: str) -> str:
+    """The e-mail of `receiver`'s first notification, as the owner reads it (printed)."""
+    wait_until(lambda: bool(stack.smtp.received()), "the e-mail", timeout=QUIET_SECONDS)
+    (mail,) = stack.smtp.received()
+    assert mail.recipients == ["owner@example.org"]
+    assert mail.message["To"] == "owner@example.org"
+    text = f"Subject: {mail.message['Subject']}\n\n{mail.text()}"
+    print(f"\n=== e-mail from {receiver}\n{text}")
+    return text
 
 
 def _ntfy_template(name: str) -> str:
@@ -223,6 +250,11 @@ def test_quiet_while_healthy_then_the_processor_down_alert_arrives(
         )
         (ntfy,) = [d for d in stack.ntfy() if d.body["status"] == "firing"]
         _check_ntfy_request(ntfy, priority="5")
+        mail = _mail(stack, "operations-page")
+        assert mail.startswith("Subject: [myHealth] processor: no metrics for 10 minutes\n")
+        assert "myHealth problem, act now" in mail
+        assert "What to do: https://github.com/eric-n/myhealth/blob/main/docs/runbooks.md" in mail
+        assert "Prometheus has not scraped the processor service" in mail
 
 
 # --- (c) a health insight: HRV under the owner's usual ---------------------------------------
@@ -277,12 +309,7 @@ def test_quiet_while_normal_then_the_hrv_alert_arrives(
         _lower_hrv(stack)
         lowered = time.monotonic()
         wait_until(lambda: _hrv_flag(stack), "myhealth_insight_flag{flag=hrv_low} = 1", timeout=30)
-        health = [d for d in stack.webhook() if d.body["receiver"] == "health-digest"]
-        wait_until(
-            lambda: any(d.body["receiver"] == "health-digest" for d in stack.webhook()),
-            f"a health alert at the webhook within {QUIET_SECONDS} s",
-            timeout=QUIET_SECONDS,
-        )
+        _arrival(stack, "MyhealthHrvBelowBaseline", lowered)
         health = [d for d in stack.webhook() if d.body["receiver"] == "health-digest"]
         _print("webhook", stack.webhook())
         _print("ntfy", stack.ntfy())
@@ -296,3 +323,7 @@ def test_quiet_while_normal_then_the_hrv_alert_arrives(
         assert "/d/myhealth-today" in alert["annotations"]["dashboard_url"]
         (ntfy,) = [d for d in stack.ntfy() if d.body["receiver"] == "health-digest"]
         _check_ntfy_request(ntfy, priority="3")
+        mail = _mail(stack, "health-digest")
+        assert "myHealth health note" in mail
+        assert "See it on your Today dashboard: " in mail
+        assert "/d/myhealth-today" in mail
