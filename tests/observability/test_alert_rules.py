@@ -126,9 +126,12 @@ def test_stale_thresholds_are_set_per_data_type() -> None:
     assert {"daily_sleep", "daily_readiness", "daily_activity"} <= set(watched)
 
 
+INSTALLERS = ("install-promtool.sh", "install-alerting.sh")
+
+
 def test_install_script_is_shellcheck_clean() -> None:
     result = subprocess.run(
-        ["shellcheck", str(REPO / "tools" / "install-promtool.sh")],
+        ["shellcheck", *(str(REPO / "tools" / name) for name in INSTALLERS)],
         capture_output=True,
         text=True,
         check=False,
