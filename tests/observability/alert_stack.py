@@ -26,6 +26,7 @@ import email.policy
 import functools
 import json
 import re
+import shutil
 import signal
 import socketserver
 import subprocess
@@ -54,6 +55,7 @@ RULES_DIR = REPO / "observability" / "prometheus" / "rules"
 PROMETHEUS_CONFIG = REPO / "observability" / "prometheus" / "prometheus.yml"
 ALERTMANAGER_DIR = REPO / "observability" / "alertmanager"
 ALERTMANAGER_TEMPLATE = ALERTMANAGER_DIR / "alertmanager.yml.tmpl"
+NTFY_RENDERER = Path(__file__).parent / "ntfy_template" / "main.go"
 
 TIME_SCALE = 300
 MIN_FOR_SECONDS = 5.0
@@ -92,6 +94,24 @@ def scaled_routes(route: dict[str, Any]) -> None:
             route[key] = _milliseconds(seconds(route[key]) / TIME_SCALE)
     for child in route.get("routes", []):
         scaled_routes(child)
+
+
+def ntfy_render(template: str, body: dict[str, Any], workdir: Path) -> str:
+    """`template` filled from the JSON `body` as the ntfy server does it (ntfy_template/)."""
+    go = shutil.which("go") or "/usr/local/go/bin/go"
+    assert Path(go).exists(), "go is missing (make tools needs it for kube-apiserver too)"
+    path = workdir / "ntfy.tmpl"
+    path.write_text(template, encoding="utf-8")
+    result = subprocess.run(
+        [go, "run", str(NTFY_RENDERER), str(path)],
+        input=json.dumps(body),
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
+    assert result.returncode == 0, result.stderr
+    return result.stdout
 
 
 @dataclass

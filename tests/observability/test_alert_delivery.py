@@ -36,6 +36,7 @@ from .alert_stack import (
     Receiver,
     Servers,
     SmtpReceiver,
+    ntfy_render,
     prometheus_and_alertmanager,
 )
 
@@ -213,21 +214,20 @@ def _ntfy_template(name: str) -> str:
     return (ALERTMANAGER_DIR / name).read_text(encoding="utf-8").strip()
 
 
-def _check_ntfy_request(delivery: Delivery, priority: str) -> None:
-    """What ntfy receives: Alertmanager's webhook JSON plus the templates in the query, which
-    ntfy fills from that JSON (so every field they name must be in it)."""
+def _ntfy_notification(delivery: Delivery, priority: str, workdir: Path) -> str:
+    """What ntfy receives (Alertmanager's webhook JSON, the token, the templates in the query)
+    and the notification it makes of it: title, then message (printed)."""
     assert delivery.headers["authorization"] == f"Bearer {NTFY_TOKEN}"
     assert delivery.query["tpl"] == ["1"]
     assert delivery.query["priority"] == [priority]
     title, message = delivery.query["t"][0], delivery.query["m"][0]
     assert title == _ntfy_template("ntfy-title.tmpl")
     assert message == _ntfy_template("ntfy-message.tmpl")
-    alert = delivery.body["alerts"][0]
-    for field in re.findall(r"\.(annotations|commonAnnotations)\.(\w+)", title + message):
-        holder = alert["annotations"] if field[0] == "annotations" else delivery.body[field[0]]
-        assert isinstance(holder, dict)
-    assert "summary" in alert["annotations"]
-    assert {"status", "alerts", "commonAnnotations"} <= set(delivery.body)
+    shown = ntfy_render(title, delivery.body, workdir)
+    shown += "\n" + ntfy_render(message, delivery.body, workdir)
+    assert "<no value>" not in shown, shown
+    print(f"\n=== ntfy notification ({delivery.body['receiver']}, priority {priority})\n{shown}")
+    return shown
 
 
 def test_quiet_while_healthy_then_the_processor_down_alert_arrives(
@@ -262,7 +262,13 @@ def test_quiet_while_healthy_then_the_processor_down_alert_arrives(
             "docs/runbooks.md#myhealthservicemetricsmissing"
         )
         (ntfy,) = [d for d in stack.ntfy() if d.body["status"] == "firing"]
-        _check_ntfy_request(ntfy, priority="5")
+        # Title, then the message: what happened in words, and what to do.
+        assert _ntfy_notification(ntfy, "5", tmp_path) == (
+            "processor: no metrics for 10 minutes\n"
+            f"{alert['annotations']['description']}\n"
+            "What to do: https://github.com/eric-n/myhealth/blob/main/docs/runbooks.md"
+            "#myhealthservicemetricsmissing\n"
+        )
         mail = _mail(stack, "operations-page")
         assert mail.startswith("Subject: [myHealth] processor: no metrics for 10 minutes\n")
         assert "myHealth problem, act now" in mail
@@ -341,7 +347,9 @@ def test_quiet_while_normal_then_the_hrv_alert_arrives(
         assert re.search(r"\d", alert["annotations"]["summary"]), "the summary carries numbers"
         assert "/d/myhealth-today" in alert["annotations"]["dashboard_url"]
         (ntfy,) = [d for d in stack.ntfy() if d.body["receiver"] == "health-digest"]
-        _check_ntfy_request(ntfy, priority="3")
+        shown = _ntfy_notification(ntfy, "3", tmp_path)
+        assert alert["annotations"]["summary"] in shown
+        assert "Today: " in shown
         mail = _mail(stack, "health-digest")
         assert "myHealth health note" in mail
         assert "See it on your Today dashboard: " in mail

@@ -7,13 +7,14 @@ from __future__ import annotations
 import subprocess
 from pathlib import Path
 from typing import Any
+from urllib.parse import parse_qs, urlsplit
 
 import pytest
 import yaml
 
 from myhealth.alerting import render
 
-from .alert_stack import ALERTMANAGER_DIR, ALERTMANAGER_TEMPLATE, AMTOOL, seconds
+from .alert_stack import ALERTMANAGER_DIR, ALERTMANAGER_TEMPLATE, AMTOOL, ntfy_render, seconds
 
 EVERYTHING = {
     "ALERTS_TEMPLATES_DIR": str(ALERTMANAGER_DIR / "templates"),
@@ -155,3 +156,40 @@ def test_no_secret_and_no_address_in_the_template() -> None:
     assert "@" not in text.replace("{{", "").split("receivers:")[1]
     for key in ("smtp_auth_password:", "credentials:", "password:"):
         assert key not in text
+
+
+def test_the_ntfy_notification_of_a_group(tmp_path: Path) -> None:
+    """ntfy's rendering of the templates the ntfy URLs carry, over a webhook body with two
+    alerts (one resolved) and three more cut off by max_alerts."""
+    body = {
+        "status": "firing",
+        "commonAnnotations": {},
+        "truncatedAlerts": 3,
+        "alerts": [
+            {
+                "status": "firing",
+                "annotations": {
+                    "summary": "No successful collector run in the last 6 hours",
+                    "runbook_url": "https://example.org/runbooks.md#myhealthnosuccessfulsync",
+                },
+            },
+            {
+                "status": "resolved",
+                "annotations": {
+                    "summary": "HRV 31 ms, 3rd day below your usual 42 ms",
+                    "dashboard_url": "http://127.0.0.1:3000/d/myhealth-today",
+                },
+            },
+        ],
+    }
+    config = render.render(ALERTMANAGER_TEMPLATE, {"ALERTS_NTFY_URL": "https://ntfy.sh/t"})
+    url = config["receivers"][1]["webhook_configs"][0]["url"]
+    query = parse_qs(urlsplit(url).query)
+    assert ntfy_render(query["t"][0], body, tmp_path) == "myHealth: 2 alerts"
+    assert ntfy_render(query["m"][0], body, tmp_path) == (
+        "No successful collector run in the last 6 hours\n"
+        "What to do: https://example.org/runbooks.md#myhealthnosuccessfulsync\n"
+        "Resolved: HRV 31 ms, 3rd day below your usual 42 ms\n"
+        "Today: http://127.0.0.1:3000/d/myhealth-today\n"
+        "\u2026and 3 more"
+    )
