@@ -187,6 +187,17 @@ def test_not_ready_when_the_database_is_gone(make_client: ClientFactory) -> None
     assert data.json() == {"detail": "database unavailable"}
 
 
+def test_metrics_tell_the_database_state_without_a_readiness_probe(
+    make_client: ClientFactory, filled_database_url: str
+) -> None:
+    """Compose has no readiness probe: each scrape pings, or `myhealth_db_up` would stay at
+    its start value 0 and MyhealthDatabaseUnreachable fire on a healthy API."""
+    up = make_client(filled_database_url)
+    assert 'myhealth_db_up{service="api"} 1.0' in up.get("/metrics").text
+    down = make_client("postgresql://nobody@127.0.0.1:1/none")
+    assert 'myhealth_db_up{service="api"} 0.0' in down.get("/metrics").text
+
+
 def test_metrics_follow_the_contract(client: TestClient, auth: dict[str, str]) -> None:
     client.get("/ready")
     client.get("/api/v1/trends/steps", headers=auth)

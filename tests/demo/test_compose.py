@@ -6,6 +6,7 @@ from __future__ import annotations
 import json
 import os
 import subprocess
+import sys
 from pathlib import Path
 from typing import Any
 
@@ -78,7 +79,8 @@ def test_the_validator_catches_mistakes(
 def test_every_part_of_the_product_is_there(model: dict[str, Any]) -> None:
     services = model["services"]
     assert set(services) == {
-        "postgres", "migrate", "sandbox", "processor", "api", "collector", "prometheus", "grafana"
+        "postgres", "migrate", "sandbox", "processor", "api", "collector", "prometheus", "grafana",
+        "alertmanager-config", "alertmanager",
     }  # fmt: skip
     for name in ("migrate", "sandbox", "processor", "api"):
         assert services[name]["command"] == [name]
@@ -94,12 +96,12 @@ def test_ports_are_published_on_loopback_only(model: dict[str, Any]) -> None:
         for name, service in model["services"].items()
         for port in service.get("ports", [])
     }
-    assert {p for _, p in published} == {"8080", "8081", "8090", "9090", "3000"}
+    assert {p for _, p in published} == {"8080", "8081", "8090", "9090", "9093", "3000"}
     assert set(published.values()) == {"127.0.0.1"}
 
 
 def test_containers_are_hardened(model: dict[str, Any]) -> None:
-    for name in ("migrate", "sandbox", "processor", "api", "collector"):
+    for name in ("migrate", "sandbox", "processor", "api", "collector", "alertmanager-config"):
         service = model["services"][name]
         assert service["read_only"] is True, name
         assert service["cap_drop"] == ["ALL"], name
@@ -219,3 +221,81 @@ def test_the_collector_gets_the_oura_settings_login_needs(model: dict[str, Any])
         if name.startswith("OURA_") and name not in CollectorSettings.model_fields
     }
     assert not unknown
+
+
+ALERT_SECRETS = {
+    "ALERTS_NTFY_TOKEN": "tk_secret-ntfy",
+    "ALERTS_WEBHOOK_TOKEN": "secret-webhook",
+    "ALERTS_SMTP_PASSWORD": "secret-smtp",
+}
+
+
+def test_alertmanager_gets_its_settings_and_never_a_secret_in_its_config(tmp_path: Path) -> None:
+    """Compose's own model, run: the renderer gets exactly the environment Compose gives it (a
+    secret only as the path of the file Compose mounts into Alertmanager), its output passes
+    `amtool check-config`, and no secret value is in it."""
+    settings = {
+        "ALERTS_NTFY_URL": "https://ntfy.sh/owner-topic",
+        "ALERTS_EMAIL_TO": "owner@example.org",
+        "ALERTS_EMAIL_FROM": "myhealth@example.org",
+        "ALERTS_SMTP_SMARTHOST": "smtp.example.org:587",
+        "ALERTS_SMTP_USERNAME": "myhealth@example.org",
+    }
+    variables: dict[str, Any] = {**settings, **ALERT_SECRETS}
+    result = compose("config", "--format", "json", **variables)
+    assert result.returncode == 0, result.stderr
+    services = json.loads(result.stdout)["services"]
+    renderer = services["alertmanager-config"]
+    environment = renderer["environment"]
+    assert not set(ALERT_SECRETS.values()) & set(environment.values())
+    assert environment["ALERTS_NTFY_TOKEN_FILE"] == "/run/secrets/alerts_ntfy_token"
+    mounted = {secret["target"] for secret in services["alertmanager"]["secrets"]}
+    files = {v for k, v in environment.items() if k.endswith("_FILE")}
+    assert files <= mounted
+
+    # The renderer's command, with the container's paths mapped to the repository's.
+    volumes = {v["target"]: v["source"] for v in renderer["volumes"] if v["type"] == "bind"}
+    template_dir = volumes["/etc/myhealth/alertmanager"]
+    argv = [arg.replace("/etc/myhealth/alertmanager", template_dir) for arg in renderer["command"]]
+    argv = [arg.replace("/config/", f"{tmp_path}/") for arg in argv]
+    assert renderer["entrypoint"][:3] == ["python", "-m", "myhealth.alerting.render"]
+    run = subprocess.run(
+        [sys.executable, "-m", "myhealth.alerting.render", *argv],
+        env={"PATH": os.environ["PATH"], **environment},
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+    assert run.returncode == 0, run.stderr
+    rendered = (tmp_path / "alertmanager.yml").read_text()
+    assert not any(secret in rendered for secret in ALERT_SECRETS.values())
+    assert "smtp_auth_password_file: /run/secrets/alerts_smtp_password" in rendered
+    amtool = ROOT / ".tools" / "bin" / "amtool"
+    check = subprocess.run(
+        [str(amtool), "check-config", str(tmp_path / "alertmanager.yml")],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+    # Its templates glob names the container's path; amtool only warns about files it cannot
+    # find there, the configuration itself must be accepted.
+    assert check.returncode == 0, check.stdout + check.stderr
+
+
+def test_unset_alert_secrets_are_not_referenced(model: dict[str, Any]) -> None:
+    environment = model["services"]["alertmanager-config"]["environment"]
+    assert {v for k, v in environment.items() if k.endswith("_FILE")} == {""}
+
+
+def test_prometheus_sends_alerts_to_the_pinned_alertmanager(model: dict[str, Any]) -> None:
+    alertmanager = model["services"]["alertmanager"]
+    # The release the end-to-end test runs (Debian's 0.25, tools/install-alerting.sh).
+    assert alertmanager["image"] == "prom/alertmanager:v0.25.0"
+    config = yaml.safe_load((ROOT / "observability/prometheus/prometheus.yml").read_text())
+    (target,) = config["alerting"]["alertmanagers"][0]["static_configs"][0]["targets"]
+    assert target == "alertmanager:" + str(alertmanager["ports"][0]["target"])
+    assert alertmanager["depends_on"]["alertmanager-config"]["condition"] == (
+        "service_completed_successfully"
+    )

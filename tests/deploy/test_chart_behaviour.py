@@ -102,7 +102,8 @@ def secret_keys(rendered: Render) -> dict[str, set[str]]:
     keys: dict[str, set[str]] = {}
     for es in rendered.of_kind("ExternalSecret"):
         template = es["spec"]["target"].get("template", {}).get("data")
-        found = set(template) if template else {d["secretKey"] for d in es["spec"]["data"]}
+        # dataFrom (the alerting Secret) gives whatever keys the remote JSON has: none known.
+        found = set(template) if template else {d["secretKey"] for d in es["spec"].get("data", [])}
         keys[es["spec"]["target"]["name"]] = found
     for secret in rendered.of_kind("Secret"):
         keys[secret["metadata"]["name"]] = set(secret["stringData"])

@@ -84,6 +84,8 @@ def _anchors(markdown: str) -> set[str]:
 def test_alert_follows_the_conventions(alert: dict[str, Any]) -> None:
     assert re.fullmatch(r"Myhealth[A-Z]\w+", alert["alert"])
     assert alert["labels"]["severity"] in {"critical", "warning", "info"}
+    # Alertmanager routes on it: operations page or warn, health notes go to the daily digest.
+    assert alert["labels"]["kind"] == "operations"
     annotations = alert["annotations"]
     assert annotations["summary"].strip()
     assert len(annotations["description"]) > 60
@@ -124,9 +126,12 @@ def test_stale_thresholds_are_set_per_data_type() -> None:
     assert {"daily_sleep", "daily_readiness", "daily_activity"} <= set(watched)
 
 
+INSTALLERS = ("install-promtool.sh", "install-alerting.sh")
+
+
 def test_install_script_is_shellcheck_clean() -> None:
     result = subprocess.run(
-        ["shellcheck", str(REPO / "tools" / "install-promtool.sh")],
+        ["shellcheck", *(str(REPO / "tools" / name) for name in INSTALLERS)],
         capture_output=True,
         text=True,
         check=False,

@@ -525,4 +525,8 @@ async def ready(context: Context) -> Response:
     responses={200: {"content": {"text/plain": {"schema": {"type": "string"}}}}},
 )
 async def metrics(context: Context) -> Response:
+    # Each scrape pings, as the processor does: without it `myhealth_db_up` would keep its
+    # start value of 0 wherever nothing calls /ready (Compose), and MyhealthDatabaseUnreachable
+    # would fire on a healthy API.
+    context.db_up.labels("api").set(1 if await ping(context.probe_pool) else 0)
     return metrics_response(context.registry)

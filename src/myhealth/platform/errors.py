@@ -32,6 +32,7 @@ class ErrorCode(StrEnum):
     PROCESSOR_REFUSED = "processor_refused"
     TOKEN_NOT_FOUND = "token_not_found"  # noqa: S105 - a code, not a secret
     TOKEN_NAME_TAKEN = "token_name_taken"  # noqa: S105 - a code, not a secret
+    ALERTING_TEMPLATE_INVALID = "alerting_template_invalid"
 
 
 class CodedError(Exception):

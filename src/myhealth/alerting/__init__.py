@@ -1,0 +1,2 @@
+"""Alert delivery: renders the project's Alertmanager template (observability/alertmanager/)
+into a configuration for the owner's receivers (docs/monitoring.md#alert-delivery)."""
