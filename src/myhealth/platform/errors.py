@@ -30,6 +30,9 @@ class ErrorCode(StrEnum):
     PROCESSOR_ERROR = "processor_error"
     PROCESSOR_UNAVAILABLE = "processor_unavailable"
     PROCESSOR_REFUSED = "processor_refused"
+    NO_DATA = "no_data"
+    EXPORT_REFUSED = "export_refused"
+    IMPORT_REFUSED = "import_refused"
 
 
 class CodedError(Exception):
