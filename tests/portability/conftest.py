@@ -66,6 +66,11 @@ def year(pg_cluster: LocalCluster) -> Year:
     return Year(database_url, start, end)
 
 
+@pytest.fixture(scope="session")
+def year_answers(year: Year) -> dict[str, Any]:
+    return api_answers(year.database_url, year.start, year.end)
+
+
 def fresh_database(pg_cluster: LocalCluster, name: str) -> str:
     """An empty database, migrated by `myhealth migrate` as a person restoring would."""
     url = pg_cluster.create_database(name)
@@ -113,7 +118,8 @@ def _paged(
 
 def api_answers(database_url: str, start: dt.date, end: dt.date) -> dict[str, Any]:
     """What every read route of the API answers over [start, end]: raw bodies (bytes), keyed
-    by route and parameters. The dashboard's collector bookkeeping is kept apart."""
+    by route and parameters. The dashboard's `last_sync` (collector bookkeeping, which an
+    export does not carry) is kept apart, under its own key."""
     answers: dict[str, Any] = {}
     days = {"start_date": start.isoformat(), "end_date": end.isoformat()}
     with api(database_url) as (client, headers):
@@ -127,7 +133,7 @@ def api_answers(database_url: str, start: dt.date, end: dt.date) -> dict[str, An
         for route in ("sleep", "activity", "readiness"):
             answers[route] = get(f"/api/v1/{route}", **days)
         dashboard = client.get("/api/v1/dashboard", headers=headers).json()
-        dashboard.pop(DASHBOARD_BOOKKEEPING)
+        answers[DASHBOARD_BOOKKEEPING] = dashboard.pop(DASHBOARD_BOOKKEEPING)
         answers["dashboard"] = dashboard
         for metric in TREND_METRICS:
             for bucket in ("day", "week", "month"):
