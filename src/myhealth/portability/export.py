@@ -37,7 +37,10 @@ from myhealth.platform.errors import ErrorCode, UserFacingError
 from myhealth.portability.manifest import DOCUMENTS, MANIFEST, VIEW_CSV, FileEntry, Manifest
 from myhealth.storage.db import connect
 
-FETCH_ROWS = 5_000  # rows per round trip of a server-side cursor
+# Rows per round trip of a server-side cursor: what one fetch holds in memory. Archived
+# documents reach ~8 KB (daily_activity); a heart-rate sample is ~70 bytes.
+FETCH_DOCUMENTS = 250
+FETCH_SAMPLES = 10_000
 DAILY_VIEWS = ("sleep_metrics", "activity_metrics", "readiness_metrics")
 
 # The archive's documents of one type whose day is in the range (undated types: all).
@@ -95,11 +98,11 @@ def _utc_midnight(day: dt.date) -> dt.datetime:
 
 
 def _rows(
-    conn: psycopg.Connection, query: str, params: Mapping[str, Any], name: str
+    conn: psycopg.Connection, query: str, params: Mapping[str, Any], name: str, fetch: int
 ) -> Iterator[tuple[dt.date | None, str]]:
-    """Rows from a server-side cursor, `FETCH_ROWS` at a time."""
+    """Rows from a server-side cursor, `fetch` at a time."""
     with conn.cursor(name=name) as cursor:
-        cursor.itersize = FETCH_ROWS
+        cursor.itersize = fetch
         cursor.execute(query, params)
         yield from cursor
 
@@ -113,13 +116,13 @@ def export_type(
 ) -> FileEntry:
     """Write `<type>.jsonl` into `directory`; return its manifest entry."""
     if data_type.name == "heartrate":
-        query = _HEART_RATE
+        query, fetch = _HEART_RATE, FETCH_SAMPLES
         params: dict[str, Any] = {
             "start": _utc_midnight(start) if start else None,
             "end": _utc_midnight(end + dt.timedelta(days=1)) if end else None,
         }
     else:
-        query = _DOCUMENTS
+        query, fetch = _DOCUMENTS, FETCH_DOCUMENTS
         params = {
             "data_type": data_type.name,
             "dated": data_type.day_field is not None,
@@ -131,7 +134,7 @@ def export_type(
     first_day: dt.date | None = None
     last_day: dt.date | None = None
     try:
-        for day, document in _rows(conn, query, params, f"export_{data_type.name}"):
+        for day, document in _rows(conn, query, params, f"export_{data_type.name}", fetch):
             writer.write_line(document)
             if day is not None:
                 first_day = day if first_day is None else min(first_day, day)
@@ -169,7 +172,7 @@ def export_view_csv(
     first_day: dt.date | None = None
     last_day: dt.date | None = None
     with path.open("w", encoding="utf-8", newline="") as file, conn.cursor(name=view) as cursor:
-        cursor.itersize = FETCH_ROWS
+        cursor.itersize = FETCH_DOCUMENTS
         cursor.execute(query, {"start": start, "end": end})
         assert cursor.description is not None
         out = csv.writer(file, lineterminator="\n")

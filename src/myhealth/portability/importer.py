@@ -7,7 +7,8 @@ that is not migrated far enough is told to run `myhealth migrate`.
 
 The documents then go through what `POST /api/v1/ingest` runs for a batch — the same reader
 (`read_document`, which keeps each document's exact JSON text), the same validation and the
-same upserts (`writer.prepare` + `writer.write`) — in batches of `BATCH_DOCUMENTS`, in one
+same upserts (`writer.prepare` + `writer.write`) — in batches of at most `BATCH_DOCUMENTS`
+documents and `BATCH_BYTES` of text (so memory does not grow with the history), in one
 transaction per data type (each batch is a savepoint in it). Upserts make it idempotent: a
 second import of the same export reports every document unchanged and changes no row. While
 loading, each file is hashed again; should it differ from the verified one (changed meanwhile)
@@ -43,6 +44,9 @@ from myhealth.storage import migrate
 from myhealth.storage.db import CONNECT_TIMEOUT_SECONDS, DatabaseUnavailable
 
 BATCH_DOCUMENTS = 5_000  # what the collector sends per ingest request
+# ... and at most this much JSON text: a batch of large documents (a daily_activity is ~8 KB of
+# text and ~100 KB once parsed) would otherwise make memory grow with the history's length.
+BATCH_BYTES = 2_000_000
 SHOWN_REJECTIONS = 20
 
 
@@ -120,9 +124,11 @@ async def _load_type(
     async with conn.transaction():
         with path.open("rb") as source:
             batch: list[ReceivedDocument] = []
+            batch_bytes = 0
             first_line = 1
             for number, raw in enumerate(source, start=1):
                 digest.update(raw)
+                batch_bytes += len(raw)
                 try:
                     batch.append(read_document(raw.rstrip(b"\n")))
                 except MalformedJson as exc:
@@ -131,9 +137,9 @@ async def _load_type(
                         f"{data_type.name} documents were not imported",
                         exit_code=EXIT_REFUSED,
                     ) from None
-                if len(batch) == BATCH_DOCUMENTS:
+                if len(batch) == BATCH_DOCUMENTS or batch_bytes >= BATCH_BYTES:
                     await store(batch, first_line)
-                    batch, first_line = [], number + 1
+                    batch, batch_bytes, first_line = [], 0, number + 1
             if batch:
                 await store(batch, first_line)
         if digest.hexdigest() != entry.sha256:
