@@ -372,7 +372,13 @@ def render(summary: Summary, console: Console, zone: dt.tzinfo = dt.UTC) -> None
 def print_summary(database_url: str, zone: dt.tzinfo = dt.UTC, file: TextIO | None = None) -> None:
     """Read and print the summary; colour only when `file` (stdout) is a terminal."""
     with connect(database_url) as conn:
-        summary = read(conn)
+        try:
+            summary = read(conn)
+        except psycopg.errors.UndefinedTable:
+            raise NoData(
+                "the database has no myhealth schema: run `myhealth migrate` first",
+                exit_code=2,
+            ) from None
     console = Console(file=file or sys.stdout, highlight=False, emoji=False)
     render(summary, console, zone)
 

@@ -230,3 +230,40 @@ def test_unknown_types_and_reversed_dates_are_refused_before_anything_is_read(
     assert run_cli(["export", "--out", out, *dates], url) == 2
     assert "--start-date is after --end-date" in capsys.readouterr().err
     assert list(tmp_path.iterdir()) == []
+
+
+def test_import_validates_like_ingest_and_quarantines_what_it_refuses(
+    exported: Path, pg_cluster: LocalCluster, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """A hand-made export whose hashes are right but whose second document lacks its day:
+    the first is stored, the second quarantined with ingest's reason, exit 1."""
+    good = lines(exported / "daily_sleep.jsonl")[0]
+    bad = json.loads(good)
+    del bad["day"]
+    bad["id"] = "no-day"
+    directory = tmp_path / "hand-made"
+    directory.mkdir()
+    path = directory / "daily_sleep.jsonl"
+    path.write_text(good + "\n" + json.dumps(bad) + "\n")
+    digest, size, count = manifest_module.file_digest(path)
+    entry = manifest_module.FileEntry(
+        "daily_sleep.jsonl", manifest_module.DOCUMENTS, "daily_sleep", count, size, digest
+    )
+    manifest = manifest_module.Manifest(
+        __version__, migrate.available()[-1].version, "2026-03-31T00:00:00+00:00", None, None,
+        ["daily_sleep"], [entry],
+    )  # fmt: skip
+    (directory / "manifest.json").write_text(manifest.as_json())
+    target = fresh_database(pg_cluster, "portability_hand_made")
+    capsys.readouterr()
+    assert run_cli(["import", str(directory)], target) == 1
+    captured = capsys.readouterr()
+    assert "daily_sleep: 2 received, 1 inserted, 0 updated, 0 unchanged, 1 rejected" in captured.out
+    assert "line 2 (no-day)" in captured.err
+    with psycopg.connect(target) as conn:
+        stored_ids = conn.execute("SELECT id FROM daily_sleep").fetchall()
+        quarantined = conn.execute(
+            "SELECT document_id, reason_code FROM quarantined_documents"
+        ).fetchall()
+    assert stored_ids == [(json.loads(good)["id"],)]
+    assert [row[0] for row in quarantined] == ["no-day"]

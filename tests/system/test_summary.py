@@ -213,3 +213,11 @@ def test_hypnogram_keeps_the_dominant_stage_of_each_stretch() -> None:
     assert summary.hypnogram("11122233", max_marks=4).plain == "▂▂▄▆"
     assert summary.hypnogram("1112", max_marks=2).plain == "▂▂"
     assert summary.hypnogram("2211", max_marks=1).plain == "▄"
+
+
+def test_a_database_without_the_schema_is_told_to_migrate(empty_database_url: str) -> None:
+    result = _piped(empty_database_url)
+    assert result.returncode == 2
+    assert result.stderr.strip() == (
+        "myhealth summary: the database has no myhealth schema: run `myhealth migrate` first"
+    )
