@@ -7,6 +7,7 @@ from __future__ import annotations
 import datetime as dt
 import json
 import shutil
+import stat
 from pathlib import Path
 from typing import Any
 
@@ -76,6 +77,7 @@ def test_the_export_holds_every_document_with_a_true_manifest(year: Year, export
     sample = json.loads(lines(exported / "heartrate.jsonl")[0])
     assert set(sample) == {"bpm", "source", "timestamp"}
     assert sample["timestamp"].endswith("+00:00")
+    assert stat.S_IMODE(exported.stat().st_mode) == 0o700  # health data: the owner's only
     # Nothing but the export itself is left next to it.
     assert sorted(path.name for path in exported.parent.iterdir()) == ["full"]
 

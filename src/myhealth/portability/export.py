@@ -255,7 +255,7 @@ def export(
                     manifest.files.append(export_view_csv(conn, view, start, end, staging))
             conn.rollback()
         (staging / MANIFEST).write_text(manifest.as_json(), encoding="utf-8")
-        staging.chmod(0o755)  # mkdtemp made it private; the rename keeps that otherwise
+        # Health data: the directory stays as mkdtemp made it, readable by its owner only.
         os.rename(staging, out)  # replaces an empty `out`; atomic on one file system
     except BaseException:
         shutil.rmtree(staging, ignore_errors=True)
