@@ -17,6 +17,7 @@ from typing import Any
 from bench.api import run_api
 from bench.backfill import run_backfill, run_incremental
 from bench.common import QUICK_RESULTS_DIR, RESULTS_DIR, Context, Databases, Sizes
+from bench.export import run_export
 from bench.footprint import run_footprint
 from bench.ingest import run_ingest
 
@@ -27,6 +28,7 @@ BENCHMARKS: dict[str, Callable[[Context], dict[str, Any]]] = {
     "ingest": run_ingest,
     "api": run_api,
     "footprint": run_footprint,
+    "export": run_export,
 }
 
 

@@ -28,6 +28,9 @@ COMMANDS: dict[str, str] = {
     "auth": "myhealth.oura.login",
     "token": "myhealth.security.token_command",
     "mcp": "myhealth.assistant.server",
+    "summary": "myhealth.summary",
+    "export": "myhealth.portability.export",
+    "import": "myhealth.portability.importer",
 }
 
 
@@ -100,6 +103,23 @@ def build_parser() -> argparse.ArgumentParser:
 
     token_command.add_parser(sub)
     mcp_cli.add_parser(sub)
+    sub.add_parser("summary", help="the latest days in the terminal (scores, last night, trends)")
+    export = sub.add_parser(
+        "export", help="every stored document as JSON Lines, one file per type, plus a manifest"
+    )
+    export.add_argument("--out", required=True, metavar="DIR", help="new directory to write")
+    export.add_argument("--start-date", type=_date, metavar="D", help="first day (YYYY-MM-DD)")
+    export.add_argument("--end-date", type=_date, metavar="D", help="last day (YYYY-MM-DD)")
+    export.add_argument(
+        "--data-types", metavar="a,b,...", help="comma-separated data types (default: all)"
+    )
+    export.add_argument(
+        "--csv", action="store_true", help="also write the three daily views as CSV files"
+    )
+    import_ = sub.add_parser(
+        "import", help="load an export into DATABASE_URL (verified first; idempotent)"
+    )
+    import_.add_argument("directory", metavar="DIR", help="a directory written by `export`")
     return parser
 
 

@@ -2,9 +2,10 @@
 
 Starts a throwaway PostgreSQL (or uses DATABASE_URL), migrates it, starts the sandbox (an
 Oura-compatible server), the processor and the API as subprocesses, backfills the last
-~12 months through the real pipeline (`myhealth collect`), checks the API answers, and
-prints how to use it. Ctrl-C stops everything it started. `--exit-after-backfill` stops
-after the backfill and the health check (CI).
+~12 months through the real pipeline (`myhealth collect`), checks the API answers,
+prints how to use it and ends with the terminal view (`myhealth summary`). Ctrl-C stops
+everything it started. `--exit-after-backfill` stops after the backfill, the health check
+and the summary (CI).
 
 A DATABASE_URL database is used only when it is empty or an earlier demo filled it: the demo
 never mixes the sandbox's synthetic person into a real account's data.
@@ -306,6 +307,21 @@ class Demo:
         # Printed without markup or wrapping so it can be pasted as is.
         print(curl, flush=True)
 
+    def show_summary(self) -> None:
+        """`myhealth summary` on the backfilled data, on the demo's own stdout (coloured on a
+        terminal, plain text in a log)."""
+        self.console.print("\n[bold]What the terminal view shows (`myhealth summary`):[/]\n")
+        sys.stdout.flush()
+        env = self._env(
+            DATABASE_URL=self.database_url,
+            USER_TIMEZONE=self.environ.get("USER_TIMEZONE", "UTC"),
+            LOG_LEVEL="warning",
+        )
+        argv = [sys.executable, "-m", "myhealth", "summary"]
+        code = subprocess.run(argv, env=env, check=False).returncode  # noqa: S603 (our own CLI)
+        if code != 0:
+            raise DemoError(f"the summary failed (myhealth summary exited {code})")
+
     def wait(self) -> None:
         self.console.print("\nPress Ctrl-C to stop everything.")
         while True:
@@ -446,6 +462,7 @@ def run(argv: Sequence[str], environ: Mapping[str, str]) -> int:
         demo.backfill()
         dashboard = demo.health_check()
         demo.print_usage(dashboard)
+        demo.show_summary()
         if args.exit_after_backfill:
             return 0
         demo.wait()

@@ -91,3 +91,16 @@ def test_footprint_measures_every_service(results_dir: Path) -> None:
         assert results[service]["peak_rss_mib"] >= results[service]["rss_idle_mib"], service
         assert results[service]["load_requests"] > 0, service
     assert results["api_data"] == "backfilled history"
+
+
+def test_export_and_import_carry_every_document_at_both_sizes(results_dir: Path) -> None:
+    sizes = result(results_dir, "export")["runs"]
+    assert [size["days"] for size in sizes] == sorted(size["days"] for size in sizes)
+    for size in sizes:
+        assert size["exported"]["heartrate"] == size["heart_rate_samples"] > 0
+        documents = sum(n for name, n in size["exported"].items() if name != "heartrate")
+        assert documents == size["documents"] > 0
+        assert size["imported_documents"] == size["documents"]
+        assert size["imported_heart_rate_samples"] == size["heart_rate_samples"]
+        assert size["export_peak_rss_mib"] > 0
+        assert size["import_peak_rss_mib"] > 0

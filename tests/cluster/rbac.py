@@ -34,6 +34,8 @@ EXPECTED: dict[str, frozenset[Rule]] = {
     "myhealth-processor": frozenset(),
     "myhealth-collector": frozenset(),
     "myhealth-migrate": frozenset(),
+    # The nightly export: its IRSA role writes to S3; Kubernetes grants it nothing.
+    "myhealth-backup": frozenset(),
     # Authenticates the SecretStore to AWS through IRSA; Kubernetes grants it nothing.
     "myhealth-external-secrets": frozenset(),
     "myhealth-grafana": frozenset(),

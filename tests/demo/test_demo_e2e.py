@@ -86,6 +86,11 @@ def test_demo_exit_after_backfill(tmp_path: Path) -> None:
     )
     assert result.returncode == 0, result.stdout[-5000:]
     assert "API serves data up to" in result.stdout
+    # It ends with the terminal view, plain text since stdout is not a terminal here.
+    summary = result.stdout[result.stdout.index("myhealth summary") :]
+    assert re.search(r"myHealth — latest day \d{4}-\d{2}-\d{2}", summary), summary
+    assert "Sync: last run succeeded" in summary
+    assert "\x1b[" not in summary
     # Everything `myhealth collect` needs is printed next to the API key.
     assert f"Processor:         http://127.0.0.1:{ports['processor']}" in result.stdout
     assert re.search(r"Ingest token:\s+\S{20,}\s+\(INGEST_TOKEN\)", result.stdout)

@@ -122,7 +122,8 @@ def generate(values_file: Path = CHART / "values.yaml") -> dict[str, Any]:
     source = values_file.read_text()
     root = node((), yaml.safe_load(source), descriptions(source))
     props = root["properties"]
-    props["collector"]["properties"]["schedule"]["pattern"] = r"^(\S+\s+){4}\S+$"
+    for job in ("collector", "backup"):
+        props[job]["properties"]["schedule"]["pattern"] = r"^(\S+\s+){4}\S+$"
     for component in ("processor", "api"):
         block = props[component]["properties"]
         block["port"].update({"minimum": 1, "maximum": 65535})
@@ -134,6 +135,8 @@ def generate(values_file: Path = CHART / "values.yaml") -> dict[str, Any]:
     props["database"]["properties"]["port"].update({"minimum": 1, "maximum": 65535})
     props["aws"]["properties"]["accountId"]["type"] = ["string", "integer"]
     props["image"]["properties"]["digest"]["pattern"] = "^(|sha256:[a-f0-9]{64})$"
+    uploader = props["backup"]["properties"]["uploader"]["properties"]["image"]["properties"]
+    uploader["digest"]["pattern"] = "^(|sha256:[a-f0-9]{64})$"
     props["image"]["properties"]["repository"]["minLength"] = 1
     return {
         "$schema": "https://json-schema.org/draft-07/schema#",

@@ -33,6 +33,9 @@ class ErrorCode(StrEnum):
     TOKEN_NOT_FOUND = "token_not_found"  # noqa: S105 - a code, not a secret
     TOKEN_NAME_TAKEN = "token_name_taken"  # noqa: S105 - a code, not a secret
     ALERTING_TEMPLATE_INVALID = "alerting_template_invalid"
+    NO_DATA = "no_data"
+    EXPORT_REFUSED = "export_refused"
+    IMPORT_REFUSED = "import_refused"
 
 
 class CodedError(Exception):
