@@ -52,6 +52,9 @@ READER_RELATIONS = frozenset(
         "main_sleep_periods",
         "readiness_metrics",
         "sleep_metrics",
+        # personal baselines and flags (the insights route, the baseline bands)
+        "insight_flag_days",
+        "insight_metrics",
         # sync bookkeeping (freshness)
         "sync_checkpoints",
         "sync_run_types",
@@ -64,6 +67,7 @@ WITHHELD_RELATIONS: dict[str, str] = {
     "oauth_tokens": "the Oura access and refresh tokens (a secret)",
     "schema_migrations": "migrate's own bookkeeping; nothing that reads needs it",
     "collector_totals": "running totals behind the processor's /metrics; no dashboard reads it",
+    "insight_state": "the processor's record of which rules computed the insights",
 }
 
 
