@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import asyncio
+import datetime as dt
 from collections.abc import Callable, Iterator
 from typing import Any
 
@@ -10,6 +12,7 @@ import pytest
 from fastapi.testclient import TestClient
 
 from myhealth.api.server import create_app
+from myhealth.insights import store as insights_store
 from myhealth.platform.config import ApiSettings, load
 from myhealth.storage.local_cluster import LocalCluster
 
@@ -32,7 +35,18 @@ def filled_database_url(pg_cluster: LocalCluster, data: dataset.Dataset) -> str:
     url = pg_cluster.create_database("api_filled", template=MIGRATED_TEMPLATE)
     with psycopg.connect(url) as conn:
         data.load(conn)
+    refresh_insights(url)  # the dataset bypasses the processor, whose batches refresh them
     return url
+
+
+def refresh_insights(database_url: str) -> None:
+    """Compute the insights of everything stored (the first refresh of a database is full)."""
+
+    async def main() -> None:
+        async with await psycopg.AsyncConnection.connect(database_url) as conn:
+            await insights_store.refresh(conn, dt.date.min, dt.date.min)
+
+    asyncio.run(main())
 
 
 def api_settings(database_url: str, **overrides: str) -> ApiSettings:

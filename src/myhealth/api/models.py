@@ -139,3 +139,37 @@ class HeartRateSample(_Model):
 class HeartRatePage(_Model):
     data: list[HeartRateSample] = Field(description="Samples ordered by timestamp, then source.")
     next_cursor: str | None = Field(description=NEXT_CURSOR)
+
+
+class MetricInsight(_Model):
+    metric: str = Field(description="The metric (see docs/api.md for the list and units).")
+    unit: str = Field(description="Unit of `value`, `baseline_median` and `baseline_mad`.")
+    value: float = Field(description="The day's value.")
+    history_days: int = Field(description="Days with a value among the 60 days before.")
+    baseline_median: float | None = Field(
+        description="Median of those days; null with fewer than 14 (no judgement yet)."
+    )
+    baseline_mad: float | None = Field(
+        description="Median absolute deviation from that median; null like the median."
+    )
+    z_score: float | None = Field(
+        description=(
+            "(value - median) / (1.4826 x MAD); null without a baseline, or when MAD is 0 "
+            "and the value differs from the median (0 when it equals it)."
+        )
+    )
+
+
+class FlagInsight(_Model):
+    flag: str = Field(description="The flag's name (see docs/api.md for the rules).")
+    metric: str = Field(description="The metric the flag judges.")
+    streak_days: int = Field(description="Consecutive days its condition has held, to `date`.")
+    required_days: int = Field(description="Consecutive days that raise the flag.")
+    rule: str = Field(description="The flag's rule in words.")
+    explanation: str = Field(description="The day's flag in plain words, with the numbers.")
+
+
+class Insights(_Model):
+    date: dt.date = Field(description="The day described.")
+    metrics: list[MetricInsight] = Field(description="Every metric with a value on `date`.")
+    flags: list[FlagInsight] = Field(description="The flags raised on `date`.")
