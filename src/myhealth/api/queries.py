@@ -292,7 +292,9 @@ class Reader:
         `myhealth.insights.report.LATEST_DAY`): its metric rows and its flag streaks."""
         async with self.pool.connection() as conn:
             if date is None:
-                found = await self._run(conn, report.LATEST_DAY, {})
+                found = await self._run(
+                    conn, report.LATEST_DAY, {"nightly": report.NIGHTLY_METRICS}
+                )
                 date = found[0]["date"]
                 if date is None:
                     return None, [], []

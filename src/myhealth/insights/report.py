@@ -10,11 +10,14 @@ from myhealth.insights import rules
 
 # "The latest day with data": the latest day with a night's data (any metric but steps),
 # since today's steps count from midnight while the night's metrics arrive after waking;
-# only without any night, the latest day with steps. Index probes on insight_metrics.
+# only without any night, the latest day with steps. One index probe per metric.
+NIGHTLY_METRICS = [name for name in rules.METRICS if name != "steps"]
 LATEST_DAY: LiteralString = """
 SELECT coalesce(
-    (SELECT max(date) FROM insight_metrics WHERE metric <> 'steps'),
-    (SELECT max(date) FROM insight_metrics)) AS date
+    (SELECT max(latest) FROM unnest(%(nightly)s::text[]) AS m(metric),
+            LATERAL (SELECT max(date) AS latest FROM insight_metrics i
+                     WHERE i.metric = m.metric) AS probe),
+    (SELECT max(date) FROM insight_metrics WHERE metric = 'steps')) AS date
 """
 
 
