@@ -59,6 +59,9 @@ BOOKKEEPING = {
     "oauth_tokens",
     "schema_migrations",
     "collector_totals",
+    "insight_metrics",  # personal baselines (migration 0006)
+    "insight_flag_days",
+    "insight_state",
 }
 
 
