@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-import datetime as dt
 from collections.abc import Callable, Iterator
 from typing import Any
 
@@ -44,7 +43,7 @@ def refresh_insights(database_url: str) -> None:
 
     async def main() -> None:
         async with await psycopg.AsyncConnection.connect(database_url) as conn:
-            await insights_store.refresh(conn, dt.date.min, dt.date.min)
+            await insights_store.rebuild(conn)
 
     asyncio.run(main())
 

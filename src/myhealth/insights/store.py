@@ -83,9 +83,17 @@ async def refresh_after_batch(
     return await refresh(conn, min(known), max(known))
 
 
-async def refresh(conn: AsyncConnection[Any], first: dt.date, last: dt.date) -> Refreshed | None:
+async def rebuild(conn: AsyncConnection[Any]) -> Refreshed | None:
+    """Recompute the insights of every stored day (data loaded without the processor)."""
+    return await refresh(conn, dt.date.today(), dt.date.today(), full=True)
+
+
+async def refresh(
+    conn: AsyncConnection[Any], first: dt.date, last: dt.date, *, full: bool = False
+) -> Refreshed | None:
     """Recompute the insights that source data on [first, last] can change; everything when
-    the stored rows were computed by other rules (or never). None when there is no data."""
+    `full`, or when the stored rows were computed by other rules (or never). None when there
+    is no data."""
     async with conn.transaction():
         await conn.execute(
             "SELECT set_config('statement_timeout', %s, true), pg_advisory_xact_lock(%s)",
@@ -93,7 +101,7 @@ async def refresh(conn: AsyncConnection[Any], first: dt.date, last: dt.date) -> 
         )
         cursor = await conn.execute("SELECT rules_version FROM insight_state")
         state = await cursor.fetchone()
-        full = state is None or state[0] != rules.RULES_VERSION
+        full = full or state is None or state[0] != rules.RULES_VERSION
         if full:
             cursor = await conn.execute(_SOURCE_DAYS)
             bounds = await cursor.fetchone()
