@@ -23,6 +23,7 @@ ROUTES = {
     ("get", "/api/v1/trends/{metric}"),
     ("get", "/api/v1/data/{type}"),
     ("get", "/api/v1/heart_rate"),
+    ("get", "/api/v1/insights"),
     ("get", "/health"),
     ("get", "/ready"),
     ("get", "/metrics"),
@@ -63,6 +64,7 @@ def test_errors_are_documented(document: dict[str, Any]) -> None:
         "/api/v1/trends/{metric}",
         "/api/v1/data/{type}",
         "/api/v1/heart_rate",
+        "/api/v1/insights",
     ):
         responses = paths[path]["get"]["responses"]
         assert {"200", "401", "422", "429"} <= responses.keys(), path
@@ -72,6 +74,7 @@ def test_errors_are_documented(document: dict[str, Any]) -> None:
         assert paths[path]["get"]["security"] == [{"HTTPBearer": []}]
     assert "404" in paths["/api/v1/trends/{metric}"]["get"]["responses"]
     assert "404" in paths["/api/v1/data/{type}"]["get"]["responses"]
+    assert "404" in paths["/api/v1/insights"]["get"]["responses"]
     login = paths["/auth/login"]["post"]
     assert {"200", "401", "422", "429"} <= login["responses"].keys()
     assert "security" not in login
@@ -122,4 +125,4 @@ def test_schemathesis_finds_no_failures(filled_database_url: str, tmp_path: Path
         (tmp_path / "schemathesis.txt").write_text(result.stdout + result.stderr)
         assert result.returncode == 0, result.stdout[-6000:] + result.stderr[-2000:]
         assert "No issues found" in result.stdout
-        assert "11 selected / 11 total" in result.stdout
+        assert "12 selected / 12 total" in result.stdout

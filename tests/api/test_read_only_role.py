@@ -119,6 +119,9 @@ def test_api_works_as_the_read_only_role(
     ):
         response = client.get(path, headers=headers)
         assert response.status_code == 200, (path, response.text)
+    # The insights tables are readable (nothing stored yet: 404, not a permission error).
+    response = client.get("/api/v1/insights", headers=headers)
+    assert response.status_code == 404, response.text
 
 
 def test_every_grafana_panel_query_runs_as_the_reader(reader_role: str, database_url: str) -> None:

@@ -437,7 +437,9 @@ def test_prometheus_rule_comes_from_the_observability_rules_file(render_scenario
     rendered = render_scenario("fixture-dev")
     (rule,) = rendered.of_kind("PrometheusRule")
     assert rule["metadata"]["labels"]["release"] == "kube-prometheus-stack"
-    assert rule["spec"]["groups"][0]["rules"][0]["alert"] == "MyhealthFixtureDown"
+    # Every rules file's groups, in file-name order (insights.rules.yaml, myhealth.rules.yaml).
+    alerts = [group["rules"][0]["alert"] for group in rule["spec"]["groups"]]
+    assert alerts == ["MyhealthFixtureHealth", "MyhealthFixtureDown"]
     monitors = rendered.of_kind("ServiceMonitor")
     assert {m["metadata"]["labels"]["release"] for m in monitors} == {"kube-prometheus-stack"}
     # Inside the mesh, scrapes use Prometheus' Istio workload certificate.
@@ -475,6 +477,7 @@ def test_in_chart_grafana_gets_the_observability_datasources(render_scenario: Re
     ]
     prometheus = rendered.get("ConfigMap", name("prometheus"))["data"]
     assert "MyhealthFixtureDown" in prometheus["myhealth.rules.yaml"]
+    assert "MyhealthFixtureHealth" in prometheus["insights.rules.yaml"]
     assert "tls_config" in prometheus["prometheus.yml"]
     no_mesh = render_scenario("ci-standalone").get("ConfigMap", name("prometheus"))
     assert "tls_config" not in no_mesh["data"]["prometheus.yml"]

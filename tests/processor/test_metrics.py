@@ -36,6 +36,11 @@ PROCESSOR_METRICS = {
     "myhealth_quarantined_documents",
     "myhealth_oura_requests_total",
     "myhealth_oura_retries_total",
+    "myhealth_insight_flag",
+    "myhealth_insight_streak_days",
+    "myhealth_insight_value",
+    "myhealth_insight_baseline",
+    "myhealth_insight_latest_day_timestamp_seconds",
 }
 
 

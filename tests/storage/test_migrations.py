@@ -60,6 +60,9 @@ BOOKKEEPING = {
     "schema_migrations",
     "collector_totals",
     "api_tokens",
+    "insight_metrics",  # personal baselines (migration 0006)
+    "insight_flag_days",
+    "insight_state",
 }
 
 

@@ -3,9 +3,13 @@
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Iterable
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, JsonValue
+from pydantic.config import JsonDict
+
+from myhealth.insights import rules as insight_rules
 
 
 class _Model(BaseModel):
@@ -139,3 +143,49 @@ class HeartRateSample(_Model):
 class HeartRatePage(_Model):
     data: list[HeartRateSample] = Field(description="Samples ordered by timestamp, then source.")
     next_cursor: str | None = Field(description=NEXT_CURSOR)
+
+
+def _enum(values: Iterable[str]) -> JsonDict:
+    """The allowed values of a string field, for the OpenAPI document."""
+    choices: list[JsonValue] = list(values)
+    return {"enum": choices}
+
+
+class MetricInsight(_Model):
+    metric: str = Field(description="The metric.", json_schema_extra=_enum(insight_rules.METRICS))
+    unit: str = Field(
+        description="Unit of `value`, `baseline_median` and `baseline_mad`.",
+        json_schema_extra=_enum(sorted({m.unit for m in insight_rules.METRICS.values()})),
+    )
+    value: float = Field(description="The day's value.")
+    history_days: int = Field(description="Days with a value among the 60 days before.")
+    baseline_median: float | None = Field(
+        description="Median of those days; null with fewer than 14 (no judgement yet)."
+    )
+    baseline_mad: float | None = Field(
+        description="Median absolute deviation from that median; null like the median."
+    )
+    z_score: float | None = Field(
+        description=(
+            "(value - median) / (1.4826 x MAD); null without a baseline, or when MAD is 0 "
+            "and the value differs from the median (0 when it equals it)."
+        )
+    )
+
+
+class FlagInsight(_Model):
+    flag: str = Field(description="The flag's name.", json_schema_extra=_enum(insight_rules.FLAGS))
+    metric: str = Field(
+        description="The metric the flag judges.",
+        json_schema_extra=_enum(insight_rules.METRICS),
+    )
+    streak_days: int = Field(description="Consecutive days its condition has held, to `date`.")
+    required_days: int = Field(description="Consecutive days that raise the flag.")
+    rule: str = Field(description="The flag's rule in words.")
+    explanation: str = Field(description="The day's flag in plain words, with the numbers.")
+
+
+class Insights(_Model):
+    date: dt.date = Field(description="The day described.")
+    metrics: list[MetricInsight] = Field(description="Every metric with a value on `date`.")
+    flags: list[FlagInsight] = Field(description="The flags raised on `date`.")

@@ -16,6 +16,8 @@ from psycopg import AsyncConnection, sql
 from psycopg.rows import dict_row
 from psycopg_pool import AsyncConnectionPool
 
+from myhealth.insights import report
+
 DAILY_COLUMNS: dict[str, tuple[str, ...]] = {
     "sleep_metrics": (
         "date",
@@ -282,3 +284,30 @@ class Reader:
         """
         rows = await self._fetch(query, {})
         return rows[0]
+
+    async def insights(
+        self, date: dt.date | None
+    ) -> tuple[dt.date | None, list[dict[str, Any]], list[dict[str, Any]]]:
+        """The stored insights of `date` (default: the latest night, see
+        `myhealth.insights.report.LATEST_DAY`): its metric rows and its flag streaks."""
+        async with self.pool.connection() as conn:
+            if date is None:
+                found = await self._run(
+                    conn, report.LATEST_DAY, {"nightly": report.NIGHTLY_METRICS}
+                )
+                date = found[0]["date"]
+                if date is None:
+                    return None, [], []
+            params = {"date": date}
+            metrics = await self._run(
+                conn,
+                "SELECT metric, value, history_days, baseline_median, baseline_mad, z_score"
+                " FROM insight_metrics WHERE date = %(date)s",
+                params,
+            )
+            flags = await self._run(
+                conn,
+                "SELECT flag, streak_days FROM insight_flag_days WHERE date = %(date)s",
+                params,
+            )
+        return date, metrics, flags

@@ -18,6 +18,7 @@ from starlette.responses import JSONResponse, Response
 from myhealth.api import models, paging
 from myhealth.api.queries import TREND_METRICS, Reader
 from myhealth.api.token_auth import ApiTokenChecker, TokenState
+from myhealth.insights import report
 from myhealth.oura.catalog import DATA_TYPES, DataType
 from myhealth.platform.config import ApiSettings
 from myhealth.platform.metrics import metrics_response
@@ -495,6 +496,33 @@ async def heart_rate(
         for row in rows
     ]
     return {"data": samples, "next_cursor": next_cursor}
+
+
+@data.get(
+    "/insights",
+    response_model=models.Insights,
+    responses={404: _error("No insights for that date (no data that day, or none at all).")},
+    summary="Personal baselines, the day's deviations from them, and raised flags",
+    description=(
+        "For `date` (default: the latest day with a night's data): each metric's value, its "
+        "baseline (median and MAD of the 60 days before, once 14 of them have a value), the "
+        "robust z-score, and the flags raised that day with an explanation in plain words. "
+        "404 for a day without data."
+    ),
+)
+async def insights(
+    context: Context,
+    date: Annotated[
+        IsoDate | None,
+        Query(description="The day (YYYY-MM-DD).", examples=["2026-01-31"]),
+    ] = None,
+) -> Any:
+    day, metric_rows, flag_rows = await context.reader.insights(date)
+    if day is None:
+        raise HTTPException(404, "no insights yet: no data has been stored")
+    if not metric_rows:
+        raise HTTPException(404, f"no insights for {day.isoformat()}: no data that day")
+    return report.day_report(day, metric_rows, flag_rows)
 
 
 @probes.get("/health", response_model=models.Status, summary="Liveness")

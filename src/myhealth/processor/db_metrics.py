@@ -24,6 +24,8 @@ from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Metri
 from prometheus_client.registry import Collector
 from psycopg_pool import AsyncConnectionPool
 
+from myhealth.insights import report as insight_report
+from myhealth.insights import rules as insight_rules
 from myhealth.oura.catalog import ALL_NAMES, DATA_TYPES
 from myhealth.platform.logging import get_logger
 
@@ -81,6 +83,19 @@ _QUARANTINE = "SELECT data_type, count(*) FROM quarantined_documents GROUP BY da
 # Running totals kept by a trigger on sync_runs (migration 0004), not a sum over history.
 _COLLECTOR_TOTALS = "SELECT counter, key, total FROM collector_totals"
 
+# The insights of the latest day (docs/monitoring.md#insight-gauges), in one round trip:
+# index probes on the insight tables' keys, whatever the length of the history.
+_INSIGHTS = f"""
+WITH latest AS ({insight_report.LATEST_DAY})
+SELECT latest.date,
+       extract(epoch FROM (latest.date::timestamp AT TIME ZONE %(tz)s))::float8,
+       (SELECT coalesce(json_agg(json_build_array(metric, value, baseline_median)), '[]')
+        FROM insight_metrics WHERE date = latest.date),
+       (SELECT coalesce(json_agg(json_build_array(flag, streak_days)), '[]')
+        FROM insight_flag_days WHERE date = latest.date)
+FROM latest
+"""
+
 
 @dataclass
 class Snapshot:
@@ -92,9 +107,13 @@ class Snapshot:
     quarantined: dict[str, float] = field(default_factory=dict)
     oura_requests: dict[tuple[str, str], float] = field(default_factory=dict)
     oura_retries: dict[str, float] = field(default_factory=dict)
+    insight_latest_day: float | None = None
+    insight_values: dict[str, float] = field(default_factory=dict)
+    insight_baselines: dict[str, float] = field(default_factory=dict)
+    insight_streaks: dict[str, float] = field(default_factory=dict)
 
 
-async def read_snapshot(pool: AsyncConnectionPool[Any]) -> Snapshot:
+async def read_snapshot(pool: AsyncConnectionPool[Any], timezone: str = "UTC") -> Snapshot:
     snapshot = Snapshot()
     async with pool.connection(timeout=REFRESH_TIMEOUT_SECONDS) as conn, conn.transaction():
         await conn.execute(f"SET LOCAL statement_timeout = {int(REFRESH_TIMEOUT_SECONDS * 1000)}")
@@ -117,6 +136,15 @@ async def read_snapshot(pool: AsyncConnectionPool[Any]) -> Snapshot:
                 snapshot.oura_requests[(route or str(key), status)] = total
             else:
                 snapshot.oura_retries[str(key)] = total
+        params = {"nightly": insight_report.NIGHTLY_METRICS, "tz": timezone}
+        ((latest, midnight, values, streaks),) = await rows(_INSIGHTS, params)
+        if latest is not None:
+            snapshot.insight_latest_day = midnight
+            for metric, value, median in values:
+                snapshot.insight_values[metric] = float(value)
+                if median is not None:
+                    snapshot.insight_baselines[metric] = float(median)
+            snapshot.insight_streaks = {str(flag): float(n) for flag, n in streaks}
     return snapshot
 
 
@@ -128,14 +156,15 @@ def _present(found: list[tuple[Any, ...]]) -> dict[str, float]:
 class DatabaseMetrics(Collector):
     """The database-derived metrics of the metric contract, from the last good snapshot."""
 
-    def __init__(self) -> None:
+    def __init__(self, timezone: str = "UTC") -> None:
         self.snapshot = Snapshot()
+        self.timezone = timezone  # USER_TIMEZONE: the insight days are local days
         self._log = get_logger(__name__)
 
     async def refresh(self, pool: AsyncConnectionPool[Any]) -> bool:
         try:
             self.snapshot = await asyncio.wait_for(
-                read_snapshot(pool), timeout=REFRESH_TIMEOUT_SECONDS + 0.5
+                read_snapshot(pool, self.timezone), timeout=REFRESH_TIMEOUT_SECONDS + 0.5
             )
         except Exception as exc:  # a scrape must not fail because the database is away
             self._log.warning("database metrics not refreshed", error=type(exc).__name__)
@@ -202,6 +231,51 @@ class DatabaseMetrics(Collector):
             ["reason"],
             {(k,): s.oura_retries.get(k, 0.0) for k in set(RETRY_REASONS) | set(s.oura_retries)},
         )
+        yield from _insight_families(s)
+
+
+def _insight_families(s: Snapshot) -> Iterator[Metric]:
+    """The insight gauges of the latest day with data (docs/monitoring.md#insight-gauges)."""
+    flags = insight_rules.FLAGS
+    yield _family(
+        GaugeMetricFamily,
+        "myhealth_insight_flag",
+        "1 when the flag is raised on the latest day with data, else 0.",
+        ["flag"],
+        {
+            (name,): 1.0 if s.insight_streaks.get(name, 0.0) >= flag.required_days else 0.0
+            for name, flag in flags.items()
+        },
+    )
+    yield _family(
+        GaugeMetricFamily,
+        "myhealth_insight_streak_days",
+        "Consecutive days the flag's condition has held, ending on the latest day with data.",
+        ["flag"],
+        {(name,): s.insight_streaks.get(name, 0.0) for name in flags},
+    )
+    yield _family(
+        GaugeMetricFamily,
+        "myhealth_insight_value",
+        "The metric's value on the latest day with data (units: docs/api.md).",
+        ["metric"],
+        {(k,): v for k, v in s.insight_values.items()},
+    )
+    yield _family(
+        GaugeMetricFamily,
+        "myhealth_insight_baseline",
+        "The metric's baseline (median of the 60 days before) on the latest day with data.",
+        ["metric"],
+        {(k,): v for k, v in s.insight_baselines.items()},
+    )
+    latest = GaugeMetricFamily(
+        "myhealth_insight_latest_day_timestamp_seconds",
+        "Local midnight (USER_TIMEZONE) of the latest day with insight data.",
+        labels=[],
+    )
+    if s.insight_latest_day is not None:  # declared, without a sample, until there is one
+        latest.add_metric([], s.insight_latest_day)
+    yield latest
 
 
 def _family(

@@ -48,7 +48,7 @@ def create_app(
     probe_pool = create_probe_pool(settings.database_url, name=SERVICE)
     registry = new_registry(SERVICE)
     http_metrics = HttpMetrics(registry, SERVICE)
-    db_metrics = DatabaseMetrics()
+    db_metrics = DatabaseMetrics(settings.USER_TIMEZONE)
     registry.register(db_metrics)
     registry.register(PoolMetrics(pool, SERVICE))
     state = ProcessorState(

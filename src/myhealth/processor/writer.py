@@ -34,6 +34,7 @@ from typing import Any
 import psycopg
 from psycopg import AsyncConnection, sql
 
+from myhealth.insights import store as insights
 from myhealth.oura import models
 from myhealth.oura.catalog import DATA_TYPES, DataType
 from myhealth.platform.bounded_json import ReceivedDocument, printable, read_document
@@ -376,6 +377,13 @@ def refused_for_content(exc: psycopg.Error) -> bool:
 
 
 async def write(conn: AsyncConnection[Any], batch: PreparedBatch) -> BatchResult:
+    """Store a prepared batch (`store`), then bring the insights of its days up to date."""
+    result = await store(conn, batch)
+    await insights.refresh_after_batch(conn, batch.data_type.name, (d.day for d in batch.unique))
+    return result
+
+
+async def store(conn: AsyncConnection[Any], batch: PreparedBatch) -> BatchResult:
     """Store a prepared batch; return the per-outcome counts.
 
     One transaction for the batch. Should PostgreSQL refuse a value in it (see

@@ -54,6 +54,9 @@ READER_RELATIONS = frozenset(
         "main_sleep_periods",
         "readiness_metrics",
         "sleep_metrics",
+        # personal baselines and flags (the insights route, the baseline bands)
+        "insight_flag_days",
+        "insight_metrics",
         # sync bookkeeping (freshness)
         "sync_checkpoints",
         "sync_run_types",
@@ -68,6 +71,7 @@ WITHHELD_RELATIONS: dict[str, str] = {
     "collector_totals": "running totals behind the processor's /metrics; no dashboard reads it",
     "api_tokens": "hashes of the long-lived API tokens; the API checks them through "
     "READER_FUNCTIONS only",
+    "insight_state": "the processor's record of which rules computed the insights",
 }
 
 # Functions the reader may EXECUTE (signature -> why). SECURITY DEFINER functions that each do

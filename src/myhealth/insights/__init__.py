@@ -1,0 +1,1 @@
+"""Personal baselines, deviations and flags (docs/architecture.md#insights)."""
