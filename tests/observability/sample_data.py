@@ -12,6 +12,7 @@ lowest heart rate from the night's samples, activity times add up to a day.
 
 from __future__ import annotations
 
+import asyncio
 import random
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta
@@ -20,6 +21,7 @@ from typing import Any
 import psycopg
 from psycopg.types.json import Jsonb
 
+from myhealth.insights import store as insights_store
 from myhealth.oura.catalog import ALL_NAMES
 
 FIVE_MINUTES = 300
@@ -393,6 +395,14 @@ def fill(conn: psycopg.Connection, sample: SampleRange, seed: int = 7) -> None:
     _insert_heart_rate(conn, sample, nights, rng)
     _insert_singletons(conn, sample)
     _insert_sync_history(conn, sample, rng)
+    # The processor computes the insights after each batch; these rows bypassed it.
+    conn.commit()
+    asyncio.run(_compute_insights(conn.info.dsn))
+
+
+async def _compute_insights(dsn: str) -> None:
+    async with await psycopg.AsyncConnection.connect(dsn) as conn:
+        await insights_store.rebuild(conn)
 
 
 def _insert_heart_rate(

@@ -4,7 +4,8 @@ from __future__ import annotations
 
 from grafana_foundation_sdk.models.common import GraphThresholdsStyleMode
 
-from . import context
+from . import baselines, context
+from .baselines import Band
 from .kit import (
     Field,
     Override,
@@ -353,6 +354,9 @@ def sections() -> list[Section]:
                     7,
                 ),
             ],
+        ),
+        baselines.section(
+            [Band("steps", "Steps", "none", "Steps of each day (today still counting).")]
         ),
     ]
 

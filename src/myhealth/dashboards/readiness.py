@@ -4,7 +4,8 @@ from __future__ import annotations
 
 from grafana_foundation_sdk.models.common import GraphThresholdsStyleMode
 
-from . import context
+from . import baselines, context
+from .baselines import Band
 from .kit import (
     Field,
     Override,
@@ -476,6 +477,26 @@ def sections() -> list[Section]:
                     7,
                 ),
             ],
+        ),
+        baselines.section(
+            [
+                Band("hrv", "HRV", "ms", "Nightly average HRV (ms)."),
+                Band("resting_hr", "Resting HR", "suffix: bpm", "Lowest heart rate of the night."),
+                Band(
+                    "temperature_deviation",
+                    "Temperature deviation",
+                    "celsius",
+                    "Skin temperature against Oura's own reference (°C).",
+                    decimals=2,
+                ),
+                Band(
+                    "respiratory_rate",
+                    "Respiratory rate",
+                    "suffix: /min",
+                    "Average breaths a minute during the main sleep period.",
+                    decimals=1,
+                ),
+            ]
         ),
     ]
 

@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from . import context
+from . import baselines, context
+from .baselines import Band
 from .kit import (
     CLOCK_UNIT,
     TIME_ZONE,
@@ -377,6 +378,12 @@ def sections() -> list[Section]:
                     9,
                 ),
             ],
+        ),
+        baselines.section(
+            [
+                Band("sleep_duration", "Sleep", "s", "Total sleep of the main period."),
+                Band("sleep_efficiency", "Efficiency", "percent", "Time asleep in bed (%)."),
+            ]
         ),
     ]
 
