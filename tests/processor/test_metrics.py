@@ -208,7 +208,12 @@ def test_scrape_stays_fast_with_a_long_collector_history(
 ) -> None:
     """100,000 recorded runs (a year of five-minute runs is 105,120): the scrape used to
     expand the JSON counts of every run (2.3 s at a year, and `myhealth_db_up` 0 beyond its
-    timeout); now the totals are kept as runs are written and the rest are index probes."""
+    timeout); now the totals are kept as runs are written and the rest are index probes.
+
+    Judged against the same scrape over an empty history, measured first in this run (the
+    machine's speed and load cancel out); the old query was ~20x slower at this size."""
+    scrape(client)  # warms up connections and plans
+    floor = fastest_scrape(client)
     db.execute(
         """INSERT INTO sync_runs (started_at, finished_at, status, data_types, counts)
            SELECT now() - n * interval '5 minutes',
@@ -224,16 +229,22 @@ def test_scrape_stays_fast_with_a_long_collector_history(
            SELECT run_id, 'daily_sleep', status, finished_at FROM sync_runs"""
     )
     db.execute("ANALYZE")
-    scrape(client)  # the first one also warms up connections and plans
+    scrape(client)  # plans again for the new statistics
 
-    durations = []
-    for _ in range(5):
-        started = time.perf_counter()
-        s = scrape(client)
-        durations.append(time.perf_counter() - started)
+    fastest = fastest_scrape(client)
+    s = scrape(client)
 
     assert value(s, "myhealth_oura_requests_total", route="daily_sleep", status="200") == 200_000
     assert value(s, "myhealth_oura_retries_total", reason="timeout") == 50_000
     assert value(s, "myhealth_collector_runs", status="succeeded") > 0
     assert value(s, "myhealth_db_up", service="processor") == 1
-    assert min(durations) < 0.1, durations
+    assert fastest < 5 * floor, f"{fastest * 1000:.1f} ms against {floor * 1000:.1f} ms empty"
+
+
+def fastest_scrape(client: httpx.Client, times: int = 5) -> float:
+    durations = []
+    for _ in range(times):
+        started = time.perf_counter()
+        scrape(client)
+        durations.append(time.perf_counter() - started)
+    return min(durations)
