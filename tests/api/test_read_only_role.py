@@ -26,7 +26,11 @@ PASSWORD = "reader-secret"
 
 @pytest.fixture(scope="module")
 def reader_role(pg_cluster: LocalCluster) -> str:
-    """Runs the Compose init script once (roles are per cluster, not per database)."""
+    """Runs the Compose init script once (roles are per cluster, not per database; other
+    modules reuse this fixture, so a role already made is kept)."""
+    with psycopg.connect(pg_cluster.url) as conn:
+        if conn.execute("SELECT 1 FROM pg_roles WHERE rolname = %s", (READER_ROLE,)).fetchone():
+            return READER_ROLE
     url = pg_cluster.create_database("reader_role_init")
     subprocess.run(
         ["sh", str(SCRIPT)],

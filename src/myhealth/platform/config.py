@@ -122,6 +122,18 @@ class ApiSettings(HttpServiceSettings):
     API_REQUEST_TIMEOUT_SECONDS: float = Field(default=10.0, gt=0)
     # Graceful shutdown: after SIGTERM /ready fails for this long before the server drains.
     API_SHUTDOWN_DELAY_SECONDS: float = Field(default=3.0, ge=0, le=60)
+    # Oura webhooks (docs/webhooks.md#receiver): both set turn /webhooks/oura on.
+    OURA_WEBHOOK_VERIFICATION_TOKEN: SecretStr | None = None
+    OURA_CLIENT_SECRET: SecretStr | None = None
+    WEBHOOK_MAX_BODY_BYTES: int = Field(default=4096, ge=256, le=65_536)
+    WEBHOOK_RATE_LIMIT_PER_MINUTE: int = Field(default=600, ge=1)
+    WEBHOOK_REPLAY_WINDOW_SECONDS: int = Field(default=300, ge=10, le=3600)
+
+    @property
+    def webhooks_enabled(self) -> bool:
+        return self.OURA_WEBHOOK_VERIFICATION_TOKEN is not None and (
+            self.OURA_CLIENT_SECRET is not None
+        )
 
     _tz = field_validator("USER_TIMEZONE")(classmethod(lambda cls, v: _zone(v)))
 

@@ -64,7 +64,13 @@ WITHHELD_RELATIONS: dict[str, str] = {
     "oauth_tokens": "the Oura access and refresh tokens (a secret)",
     "schema_migrations": "migrate's own bookkeeping; nothing that reads needs it",
     "collector_totals": "running totals behind the processor's /metrics; no dashboard reads it",
+    "webhook_events": "Oura's webhook events: the API only appends them (see below)",
+    "webhook_documents": "the webhook worker's per-document bookkeeping",
 }
+
+# Relations the reader may append to, and nothing else (no SELECT, UPDATE or DELETE): the
+# API's webhook receiver records each accepted Oura event (docs/webhooks.md#receiver).
+READER_INSERT_RELATIONS = frozenset({"webhook_events"})
 
 
 def role_exists(conn: psycopg.Connection) -> bool:
@@ -73,7 +79,8 @@ def role_exists(conn: psycopg.Connection) -> bool:
 
 
 def grant_reader_access(conn: psycopg.Connection) -> bool:
-    """Make the reader's privileges in schema `public` exactly `READER_RELATIONS`.
+    """Make the reader's privileges in schema `public` exactly SELECT on `READER_RELATIONS`
+    and INSERT on `READER_INSERT_RELATIONS`.
 
     Call inside a transaction (the revoke and the grants then land together). Returns False,
     doing nothing, when the role does not exist (tests, or a database without a reader)."""
@@ -99,6 +106,20 @@ def grant_reader_access(conn: psycopg.Connection) -> bool:
         conn.execute(
             sql.SQL("GRANT SELECT ON {} TO {}").format(
                 sql.SQL(", ").join(sql.Identifier("public", name) for name in present), role
+            )
+        )
+    appendable = [
+        row[0]
+        for row in conn.execute(
+            "SELECT c.relname FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace "
+            "WHERE n.nspname = 'public' AND c.relname = ANY(%s) ORDER BY 1",
+            (sorted(READER_INSERT_RELATIONS),),
+        )
+    ]
+    if appendable:
+        conn.execute(
+            sql.SQL("GRANT INSERT ON {} TO {}").format(
+                sql.SQL(", ").join(sql.Identifier("public", name) for name in appendable), role
             )
         )
     return True
