@@ -105,6 +105,10 @@ class ProcessorSettings(HttpServiceSettings):
     PORT: int = Field(default=8081, ge=1, le=65535)
     INGEST_TOKEN: SecretStr | None = None
     INGEST_MAX_BYTES: int = Field(default=10_485_760, ge=1024)
+    # The webhook worker (docs/webhooks.md#worker): on, it also needs the Oura settings
+    # `collect` uses (OuraSettings), read when it starts.
+    WEBHOOK_WORKER_ENABLED: bool = False
+    WEBHOOK_POLL_SECONDS: float = Field(default=1.0, gt=0, le=60)
 
 
 class ApiSettings(HttpServiceSettings):
@@ -173,6 +177,18 @@ class ApiSettings(HttpServiceSettings):
     @property
     def timezone(self) -> zoneinfo.ZoneInfo:
         return zoneinfo.ZoneInfo(self.USER_TIMEZONE)
+
+
+class WebhookSettings(BaseServiceSettings):
+    """`myhealth webhooks ...`: Oura's subscription API takes the application's credentials
+    (docs/webhooks.md#subscriptions); no database is needed."""
+
+    OURA_API_BASE_URL: AnyHttpUrl = AnyHttpUrl("https://api.ouraring.com")
+    OURA_CLIENT_ID: str
+    OURA_CLIENT_SECRET: SecretStr
+    OURA_WEBHOOK_VERIFICATION_TOKEN: SecretStr | None = None
+    WEBHOOK_CALLBACK_URL: AnyHttpUrl | None = None
+    WEBHOOK_RENEW_WITHIN_DAYS: float = Field(default=7.0, gt=0, le=365)
 
 
 class SandboxSettings(BaseServiceSettings):

@@ -30,6 +30,8 @@ class ErrorCode(StrEnum):
     PROCESSOR_ERROR = "processor_error"
     PROCESSOR_UNAVAILABLE = "processor_unavailable"
     PROCESSOR_REFUSED = "processor_refused"
+    WEBHOOK_SUBSCRIPTION_REFUSED = "webhook_subscription_refused"
+    WEBHOOK_SUBSCRIPTION_UNAVAILABLE = "webhook_subscription_unavailable"
 
 
 class CodedError(Exception):

@@ -37,6 +37,7 @@ class Sandbox:
             (index, served(data_type, doc, now))
             for index, doc in enumerate(docs)
             if ready_at(self.person, data_type, day, doc) <= now
+            and (data_type, str(doc.get("id"))) not in state.deleted
         ]
 
     def list_documents(
@@ -68,6 +69,8 @@ class Sandbox:
 
     def find_document(self, data_type: str, document_id: str) -> Document | None:
         if data_type == "ring_configuration":
+            if ("ring_configuration", document_id) in self.state.deleted:
+                return None
             rings = self.person.ring_configurations()
             return next((ring for ring in rings if ring["id"] == document_id), None)
         decoded = self.person.decode_id(data_type, document_id)

@@ -1,7 +1,7 @@
 """`myhealth sandbox`: an Oura API v2 compatible HTTP server over the synthetic person.
 
 The app is assembled here from one module per job: `data_routes` (over `documents`,
-`availability`, `windows`, `page_tokens`), `oauth`, `control`, `fault_guard`.
+`availability`, `windows`, `page_tokens`), `oauth`, `control`, `fault_guard`, `webhooks`.
 
 Routes (mirrored under `/v2/sandbox/usercollection/...`):
   GET  /v2/usercollection/<route>                 {data, next_token}
@@ -10,6 +10,7 @@ Routes (mirrored under `/v2/sandbox/usercollection/...`):
   GET  /v2/usercollection/personal_info           the bare object
   GET  /oauth/authorize, POST /oauth/token        auto-consent; single-use rotating refresh tokens
   GET/POST /_sandbox/{faults,clock,stats,reset,tokens}   switches for tests and demos
+  /v2/webhook/subscription..., /_sandbox/webhooks/...    webhooks (sandbox/webhooks.py)
   GET  /metrics, /health
 """
 
@@ -37,6 +38,7 @@ from myhealth.sandbox.fault_guard import fault_guard
 from myhealth.sandbox.generator import DEFAULT_HOME_ZONE, DEFAULT_TRIP_ZONE, Person
 from myhealth.sandbox.oauth import add_oauth_routes
 from myhealth.sandbox.state import Clock, Faults, SandboxState
+from myhealth.sandbox.webhooks import WebhookHub, add_webhook_routes
 
 
 def _zones(user_timezone: str) -> tuple[str, str]:
@@ -86,6 +88,8 @@ def create_app(
     add_data_routes(app, sandbox)
     add_oauth_routes(app, state)
     add_control_routes(app, state)
+    app.state.webhooks = WebhookHub(sandbox)
+    add_webhook_routes(app, app.state.webhooks)
     app.middleware("http")(fault_guard(state))
     app.middleware("http")(instrument(app, metrics))  # outermost: sees every final status
     return app

@@ -20,9 +20,9 @@ CREATE TABLE webhook_events (
     object_id           text        NOT NULL CHECK (length(object_id) BETWEEN 1 AND 256),
     event_time          timestamptz NOT NULL,
     user_id             text        NOT NULL,
-    -- pending → done | superseded | unsupported | failed (the worker's outcome codes)
+    -- pending → done | superseded | not_found | unsupported | failed (worker.Outcome)
     status              text        NOT NULL DEFAULT 'pending'
-        CHECK (status IN ('pending', 'done', 'superseded', 'unsupported', 'failed')),
+        CHECK (status IN ('pending', 'done', 'superseded', 'not_found', 'unsupported', 'failed')),
     attempts            integer     NOT NULL DEFAULT 0,
     next_attempt_at     timestamptz NOT NULL DEFAULT now(),
     last_error          text,
