@@ -272,14 +272,48 @@ def test_a_late_update_does_not_bring_a_deleted_document_back(stack: Stack) -> N
                      "event_time": (late + dt.timedelta(seconds=5)).isoformat()}]},
     )  # fmt: skip
     wait_for(lambda: victim not in stack.api_documents("daily_sleep"), "the delete to land")
+    seen = len([o for _, o, _ in stack.events() if o == victim])
     stack.control(
         "webhooks/events",
         {"events": [{"event_type": "update", "data_type": "daily_sleep", "object_id": victim,
                      "event_time": late.isoformat()}]},
     )  # fmt: skip
-    wait_for(
-        lambda: [s for _, o, s in stack.events() if o == victim][-1] != "pending",
-        "the late update to be handled",
-    )
+
+    def late_update_handled() -> bool:
+        statuses = [s for _, o, s in stack.events() if o == victim]
+        return len(statuses) > seen and statuses[-1] != "pending"
+
+    wait_for(late_update_handled, "the late update to be handled")
     assert [s for _, o, s in stack.events() if o == victim][-1] == "superseded"
     assert victim not in stack.api_documents("daily_sleep")
+
+
+def test_renew_extends_the_subscriptions_near_expiry(
+    stack: Stack, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """Subscriptions made while the sandbox clock stood 25 days back expire in 5 days (a
+    30-day life): `renew` (within 7 days) extends exactly those."""
+    real_now = dt.datetime.fromisoformat(
+        httpx.get(f"{stack.sandbox.url}/_sandbox/clock").json()["now"]
+    )
+    callback = stack.api_url + "/webhooks/oura?copy=renewal"
+    environ = stack.cli_environ()
+    stack.control("clock", {"now": (real_now - dt.timedelta(days=25)).isoformat()})
+    try:
+        assert cli.run(["webhooks", "subscribe", "--callback-url", callback], environ) == 0
+    finally:
+        stack.control("clock", {"now": real_now.isoformat()})
+    capsys.readouterr()
+    assert cli.run(["webhooks", "list"], environ) == 0
+    listing = capsys.readouterr().out
+    assert listing.count("expiring") == 51
+    assert listing.count("active") == 51
+    assert cli.run(["webhooks", "renew"], environ) == 0
+    assert "51 renewed, 51 not due" in capsys.readouterr().out
+    soonest = min(dt.datetime.fromisoformat(s["expiration_time"]) for s in subscriptions(stack))
+    assert soonest > real_now + dt.timedelta(days=29)
+    assert cli.run(["webhooks", "renew", "--within-days", "7"], environ) == 0
+    assert "0 renewed, 102 not due" in capsys.readouterr().out
+    assert cli.run(["webhooks", "delete", "--callback-url", callback], environ) == 0
+    assert "51 deleted" in capsys.readouterr().out
+    assert len(subscriptions(stack)) == 51

@@ -20,7 +20,7 @@ import argparse
 import contextlib
 import datetime as dt
 import zoneinfo
-from collections.abc import Iterator, Mapping
+from collections.abc import AsyncIterator, Iterator, Mapping
 from dataclasses import dataclass
 from typing import Any
 
@@ -72,7 +72,22 @@ def create_app(
         client_secret=client_secret,
     )
     sandbox = Sandbox(state)
-    app = FastAPI(title="myHealth Oura sandbox", docs_url=None, redoc_url=None, openapi_url=None)
+    hub = WebhookHub(sandbox)
+
+    @contextlib.asynccontextmanager
+    async def lifespan(_: FastAPI) -> AsyncIterator[None]:
+        try:
+            yield
+        finally:
+            await hub.close()  # deliveries in flight and the callback client
+
+    app = FastAPI(
+        title="myHealth Oura sandbox",
+        docs_url=None,
+        redoc_url=None,
+        openapi_url=None,
+        lifespan=lifespan,
+    )
     app.state.sandbox = state
     registry = new_registry("sandbox")
     metrics = HttpMetrics(registry, "sandbox")
@@ -88,8 +103,8 @@ def create_app(
     add_data_routes(app, sandbox)
     add_oauth_routes(app, state)
     add_control_routes(app, state)
-    app.state.webhooks = WebhookHub(sandbox)
-    add_webhook_routes(app, app.state.webhooks)
+    app.state.webhooks = hub
+    add_webhook_routes(app, hub)
     app.middleware("http")(fault_guard(state))
     app.middleware("http")(instrument(app, metrics))  # outermost: sees every final status
     return app

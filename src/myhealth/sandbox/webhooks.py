@@ -110,6 +110,13 @@ class WebhookHub:
         self.subscriptions: dict[str, Subscription] = {}
         self.deliveries: list[Delivery] = []
         self._tasks: set[asyncio.Task[None]] = set()
+        self._http: httpx.AsyncClient | None = None
+
+    def http(self) -> httpx.AsyncClient:
+        """One client for every callback (made on the server's event loop, on first use)."""
+        if self._http is None:
+            self._http = httpx.AsyncClient(timeout=CALLBACK_TIMEOUT_SECONDS)
+        return self._http
 
     def expiry(self) -> dt.datetime:
         return self.state.now() + dt.timedelta(days=self.state.faults.webhook_ttl_days)
@@ -118,11 +125,10 @@ class WebhookHub:
         """None when the callback echoed the challenge, else why not."""
         challenge = secrets.token_urlsafe(16)
         try:
-            async with httpx.AsyncClient(timeout=CALLBACK_TIMEOUT_SECONDS) as http:
-                response = await http.get(
-                    callback_url,
-                    params={"verification_token": verification_token, "challenge": challenge},
-                )
+            response = await self.http().get(
+                callback_url,
+                params={"verification_token": verification_token, "challenge": challenge},
+            )
         except httpx.HTTPError as exc:
             return f"the callback did not answer ({type(exc).__name__})"
         try:
@@ -176,9 +182,8 @@ class WebhookHub:
         ]
 
     async def _deliver_in_order(self, planned: list[tuple[Subscription, dict[str, Any]]]) -> None:
-        async with httpx.AsyncClient(timeout=CALLBACK_TIMEOUT_SECONDS) as http:
-            for subscription, payload in planned:
-                await self._deliver(http, subscription, payload)
+        for subscription, payload in planned:
+            await self._deliver(self.http(), subscription, payload)
 
     async def _deliver(
         self, http: httpx.AsyncClient, subscription: Subscription, payload: dict[str, Any]
@@ -209,6 +214,14 @@ class WebhookHub:
                 return
             await asyncio.sleep(faults.webhook_retry_seconds)
         log.warning("webhook delivery gave up", subscription=subscription.id)
+
+    async def close(self) -> None:
+        for task in list(self._tasks):
+            task.cancel()
+        await asyncio.gather(*list(self._tasks), return_exceptions=True)
+        if self._http is not None:
+            await self._http.aclose()
+            self._http = None
 
     async def idle(self) -> None:
         """Wait for the deliveries in flight (tests)."""

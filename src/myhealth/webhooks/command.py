@@ -11,17 +11,29 @@ from __future__ import annotations
 import argparse
 import asyncio
 import datetime as dt
-from collections.abc import Mapping
+from collections.abc import Awaitable, Callable, Mapping, Sequence
+from typing import TypeVar
 
 from myhealth.platform.config import WebhookSettings, load
 from myhealth.platform.errors import UserFacingError
 from myhealth.webhooks.catalog import EVENT_TYPES, WEBHOOK_DATA_TYPES
 from myhealth.webhooks.subscriptions import Subscription, SubscriptionClient
 
+CONCURRENCY = 6
+T = TypeVar("T")
+
 
 def command(args: argparse.Namespace, environ: Mapping[str, str]) -> int:
     settings = load(WebhookSettings, environ)
     action = args.webhooks_command
+    try:
+        return _run(action, args, settings)
+    except ExceptionGroup as group:  # from _each: report the first failure, as one line
+        first = group.exceptions[0]
+        raise first if isinstance(first, UserFacingError) else group from None
+
+
+def _run(action: str, args: argparse.Namespace, settings: WebhookSettings) -> int:
     if action == "subscribe":
         return asyncio.run(subscribe(settings, args.callback_url))
     if action == "list":
@@ -32,6 +44,20 @@ def command(args: argparse.Namespace, environ: Mapping[str, str]) -> int:
     if action == "delete":
         return asyncio.run(delete(settings, args.callback_url))
     raise UserFacingError(f"unknown action {action!r}", exit_code=2)
+
+
+async def _each(items: Sequence[T], call: Callable[[T], Awaitable[object]]) -> None:
+    """`call` for every item, a few at a time (each create waits for Oura's verification
+    call to our API); the first failure stops the rest and is raised."""
+    gate = asyncio.Semaphore(CONCURRENCY)
+
+    async def one(item: T) -> None:
+        async with gate:
+            await call(item)
+
+    async with asyncio.TaskGroup() as group:
+        for item in items:
+            group.create_task(one(item))
 
 
 def _client(settings: WebhookSettings) -> SubscriptionClient:
@@ -68,13 +94,14 @@ async def subscribe(settings: WebhookSettings, callback_url: str | None) -> int:
         existing = {
             (sub.event_type, sub.data_type) for sub in await oura.list() if sub.callback_url == url
         }
-        created = 0
-        for event_type in EVENT_TYPES:
-            for data_type in WEBHOOK_DATA_TYPES:
-                if (event_type, data_type) in existing:
-                    continue
-                await oura.create(url, token, event_type, data_type)
-                created += 1
+        missing = [
+            (event_type, data_type)
+            for event_type in EVENT_TYPES
+            for data_type in WEBHOOK_DATA_TYPES
+            if (event_type, data_type) not in existing
+        ]
+        await _each(missing, lambda pair: oura.create(url, token, *pair))
+        created = len(missing)
     wanted = len(EVENT_TYPES) * len(WEBHOOK_DATA_TYPES)
     print(f"{created} created, {wanted - created} already there ({wanted} wanted) for {url}")
     return 0
@@ -99,13 +126,11 @@ async def list_subscriptions(settings: WebhookSettings) -> int:
 
 async def renew(settings: WebhookSettings, within: dt.timedelta) -> int:
     now = dt.datetime.now(dt.UTC)
-    renewed = 0
     async with _client(settings) as oura:
         subscriptions = await oura.list()
-        for sub in subscriptions:
-            if sub.expires_in(now) <= within:
-                await oura.renew(sub.id)
-                renewed += 1
+        due = [sub for sub in subscriptions if sub.expires_in(now) <= within]
+        await _each(due, lambda sub: oura.renew(sub.id))
+        renewed = len(due)
     print(f"{renewed} renewed, {len(subscriptions) - renewed} not due")
     return 0
 
@@ -117,7 +142,6 @@ async def delete(settings: WebhookSettings, callback_url: str | None) -> int:
             for sub in await oura.list()
             if callback_url is None or sub.callback_url == callback_url
         ]
-        for sub in doomed:
-            await oura.delete(sub.id)
+        await _each(doomed, lambda sub: oura.delete(sub.id))
     print(f"{len(doomed)} deleted")
     return 0
