@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import contextlib
 import datetime as dt
+import io
 import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
@@ -37,6 +38,7 @@ from myhealth.sandbox.documents import Sandbox
 from myhealth.sandbox.server import RunningSandbox
 from myhealth.sandbox.server import running as sandbox_running
 from myhealth.storage.local_cluster import LocalCluster
+from myhealth.webhooks.catalog import WEBHOOK_DATA_TYPES
 
 from ..conftest import TEMPLATE
 
@@ -54,6 +56,7 @@ class Stack:
     database_url: str
     sandbox: RunningSandbox
     api_url: str
+    processor_url: str
     start: dt.date
     end: dt.date
 
@@ -165,7 +168,7 @@ def stack(pg_cluster: LocalCluster) -> Iterator[Stack]:
             },
         )
         api_url = stack.enter_context(serve_in_thread(create_api(api_settings), name="api"))
-        yield Stack(database_url, sandbox, api_url, start, end)
+        yield Stack(database_url, sandbox, api_url, processor_url, start, end)
 
 
 def subscriptions(stack: Stack) -> list[dict[str, Any]]:
@@ -178,17 +181,25 @@ def subscriptions(stack: Stack) -> list[dict[str, Any]]:
     return found
 
 
+@pytest.fixture(scope="module")
+def subscribed(stack: Stack) -> str:
+    """`webhooks subscribe` run once for the module (tests run in any order); its output."""
+    output = io.StringIO()
+    with contextlib.redirect_stdout(output):
+        assert cli.run(["webhooks", "subscribe"], stack.cli_environ()) == 0
+    return output.getvalue()
+
+
 def test_subscribe_creates_all_51_verified_and_is_idempotent(
-    stack: Stack, capsys: pytest.CaptureFixture[str]
+    stack: Stack, subscribed: str, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    assert cli.run(["webhooks", "subscribe"], stack.cli_environ()) == 0
-    assert "51 created, 0 already there" in capsys.readouterr().out
+    assert "51 created, 0 already there" in subscribed
     assert cli.run(["webhooks", "subscribe"], stack.cli_environ()) == 0
     assert "0 created, 51 already there" in capsys.readouterr().out
-    found = subscriptions(stack)
+    found = [s for s in subscriptions(stack) if s["callback_url"].endswith("/webhooks/oura")]
     assert len(found) == 51
     assert {(s["event_type"], s["data_type"]) for s in found} == {
-        (e, d) for e in ("create", "update", "delete") for d in {s["data_type"] for s in found}
+        (e, d) for e in ("create", "update", "delete") for d in WEBHOOK_DATA_TYPES
     }
     assert cli.run(["webhooks", "list"], stack.cli_environ()) == 0
     assert "51 subscription(s)" in capsys.readouterr().out
@@ -203,8 +214,9 @@ def test_a_wrong_verification_token_gets_no_subscription(stack: Stack) -> None:
     assert len(subscriptions(stack)) == before
 
 
-def test_revised_documents_and_events_reach_the_api_without_a_poll(stack: Stack) -> None:
-    assert len(subscriptions(stack)) == 51, "runs after the subscribe test"
+def test_revised_documents_and_events_reach_the_api_without_a_poll(
+    stack: Stack, subscribed: str
+) -> None:
     polled = stack.list_requests()
     before = {name: stack.api_documents(name) for name in TYPES}
     assert all(before.values()), "the historical pull stored documents"
@@ -262,7 +274,9 @@ def test_revised_documents_and_events_reach_the_api_without_a_poll(stack: Stack)
     assert archived == (True,), "a deleted document stays in the archive, marked"
 
 
-def test_a_late_update_does_not_bring_a_deleted_document_back(stack: Stack) -> None:
+def test_a_late_update_does_not_bring_a_deleted_document_back(
+    stack: Stack, subscribed: str
+) -> None:
     victim = sorted(stack.sandbox_documents("daily_sleep"))[0]
     late = dt.datetime.now(dt.UTC)
     stack.control("faults", {"webhook_duplicates": 0})
@@ -289,7 +303,7 @@ def test_a_late_update_does_not_bring_a_deleted_document_back(stack: Stack) -> N
 
 
 def test_renew_extends_the_subscriptions_near_expiry(
-    stack: Stack, capsys: pytest.CaptureFixture[str]
+    stack: Stack, subscribed: str, capsys: pytest.CaptureFixture[str]
 ) -> None:
     """Subscriptions made while the sandbox clock stood 25 days back expire in 5 days (a
     30-day life): `renew` (within 7 days) extends exactly those."""
@@ -316,4 +330,39 @@ def test_renew_extends_the_subscriptions_near_expiry(
     assert "0 renewed, 102 not due" in capsys.readouterr().out
     assert cli.run(["webhooks", "delete", "--callback-url", callback], environ) == 0
     assert "51 deleted" in capsys.readouterr().out
-    assert len(subscriptions(stack)) == 51
+    assert len(subscriptions(stack)) == 51  # the module's own are untouched
+
+
+def test_the_poll_refetches_a_shorter_window_while_webhooks_deliver(
+    stack: Stack, subscribed: str
+) -> None:
+    victim = sorted(stack.sandbox_documents("daily_readiness"))[-1]
+    count = len(stack.events())
+    stack.control(
+        "webhooks/events",
+        {"events": [{"event_type": "update", "data_type": "daily_readiness", "object_id": victim}]},
+    )
+    wait_for(lambda: len(stack.events()) > count, "an event to be recorded")
+    environ = {
+        "DATABASE_URL": stack.database_url,
+        "OURA_API_BASE_URL": stack.sandbox.url,
+        "OURA_API_KEY": "sandbox-accepts-any-bearer",
+        "PROCESSOR_URL": stack.processor_url,
+        "OURA_REFETCH_DAYS": "7",
+        "OURA_REFETCH_DAYS_WITH_WEBHOOKS": "1",
+    }
+
+    def window_start(**extra: str) -> dt.date:
+        argv = ["collect", "--no-progress", "--data-types", "daily_readiness"]
+        assert cli.run(argv, {**environ, **extra}) == 0
+        with psycopg.connect(stack.database_url) as conn:
+            row = conn.execute(
+                "SELECT start_date FROM sync_runs ORDER BY run_id DESC LIMIT 1"
+            ).fetchone()
+        assert row is not None
+        return dt.date.fromisoformat(str(row[0]))
+
+    checkpoint = stack.end
+    assert window_start() == checkpoint - dt.timedelta(days=1)
+    # The event is older than a 36 ms health window by now (a collect run takes longer).
+    assert window_start(WEBHOOK_HEALTHY_HOURS="0.00001") == checkpoint - dt.timedelta(days=7)

@@ -92,6 +92,10 @@ class OuraSettings(DatabaseSettings):
 class CollectorSettings(OuraSettings):
     OURA_BACKFILL_START: dt.date = dt.date(2018, 1, 1)
     OURA_REFETCH_DAYS: int = Field(default=7, ge=0, le=365)
+    # While webhooks deliver (an event within WEBHOOK_HEALTHY_HOURS) the poll re-fetches only
+    # this many trailing days (docs/webhooks.md#polling).
+    OURA_REFETCH_DAYS_WITH_WEBHOOKS: int = Field(default=2, ge=0, le=365)
+    WEBHOOK_HEALTHY_HOURS: float = Field(default=6.0, gt=0, le=24 * 30)
     PROCESSOR_URL: AnyHttpUrl = AnyHttpUrl("http://127.0.0.1:8081")
     INGEST_TOKEN: SecretStr | None = None
     COLLECT_CONCURRENCY: int = Field(default=4, ge=1, le=32)
