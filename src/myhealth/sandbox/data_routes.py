@@ -145,7 +145,12 @@ def add_data_routes(app: FastAPI, sandbox: Sandbox) -> None:
         request: Request, next_token: TextParam = None, fields: TextParam = None
     ) -> Response:
         ring = DATA_TYPES["ring_configuration"]
-        return page_response(request, ring, sandbox.person.ring_configurations(), None)
+        rings = [
+            doc
+            for doc in sandbox.person.ring_configurations()
+            if ("ring_configuration", str(doc.get("id"))) not in state.deleted  # a delete event
+        ]
+        return page_response(request, ring, rings, None)
 
     for prefix in PREFIXES:
         for data_type in DATA_TYPES.values():
