@@ -222,4 +222,4 @@ def test_the_receiver_stays_fast_under_a_burst(client: TestClient, owner_databas
     assert statuses == [202] * 200
     assert len(recorded(owner_database)) == 200
     latencies.sort()
-    assert latencies[int(len(latencies) * 0.95)] < 1.0, latencies[-10:]  # Oura allows 10 s
+    assert latencies[int(len(latencies) * 0.95)] < 2.0, latencies[-10:]  # Oura allows 10 s
