@@ -127,10 +127,13 @@ class Receiver:
         *,
         clock: Callable[[], float] = time.time,
     ) -> None:
-        assert settings.OURA_WEBHOOK_VERIFICATION_TOKEN is not None
-        assert settings.OURA_CLIENT_SECRET is not None
-        self._verification_token = settings.OURA_WEBHOOK_VERIFICATION_TOKEN.get_secret_value()
-        self._secret = settings.OURA_CLIENT_SECRET.get_secret_value()
+        token, secret = settings.OURA_WEBHOOK_VERIFICATION_TOKEN, settings.OURA_CLIENT_SECRET
+        if token is None or secret is None:
+            raise ValueError(
+                "the receiver needs OURA_WEBHOOK_VERIFICATION_TOKEN and OURA_CLIENT_SECRET"
+            )
+        self._verification_token = token.get_secret_value()
+        self._secret = secret.get_secret_value()
         self._max_bytes = settings.WEBHOOK_MAX_BODY_BYTES
         self._window = settings.WEBHOOK_REPLAY_WINDOW_SECONDS
         self._limiter = RateLimiter(settings.WEBHOOK_RATE_LIMIT_PER_MINUTE)
