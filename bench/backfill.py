@@ -41,7 +41,8 @@ from bench.common import (
 )
 from myhealth.oura.catalog import DATA_TYPES
 from myhealth.platform.config import SandboxSettings
-from myhealth.sandbox.server import Sandbox, create_app
+from myhealth.sandbox.documents import Sandbox
+from myhealth.sandbox.server import create_app
 from myhealth.sandbox.state import Faults
 
 HEART_RATE = "heartrate"

@@ -11,6 +11,7 @@ import pytest
 
 from myhealth.storage import migrate
 from myhealth.storage.local_cluster import LocalCluster
+from tests.reader_role import ensure_reader_role
 
 TEMPLATE = "myhealth_template"
 _counter = itertools.count()
@@ -44,3 +45,9 @@ def empty_database_url(pg_cluster: LocalCluster) -> str:
 def db(database_url: str) -> Iterator[psycopg.Connection]:
     with psycopg.connect(database_url, autocommit=True) as conn:
         yield conn
+
+
+@pytest.fixture(scope="session")
+def reader_role(pg_cluster: LocalCluster) -> str:
+    """The API's read-only role, made once per test cluster (tests/reader_role.py)."""
+    return ensure_reader_role(pg_cluster)

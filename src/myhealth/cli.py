@@ -31,6 +31,7 @@ COMMANDS: dict[str, str] = {
     "summary": "myhealth.summary",
     "export": "myhealth.portability.export",
     "import": "myhealth.portability.importer",
+    "webhooks": "myhealth.webhooks.command",
 }
 
 
@@ -120,6 +121,17 @@ def build_parser() -> argparse.ArgumentParser:
         "import", help="load an export into DATABASE_URL (verified first; idempotent)"
     )
     import_.add_argument("directory", metavar="DIR", help="a directory written by `export`")
+    webhooks = sub.add_parser("webhooks", help="Oura webhook subscriptions (3 events x 17 types)")
+    webhooks_sub = webhooks.add_subparsers(dest="webhooks_command", required=True, metavar="ACTION")
+    subscribe = webhooks_sub.add_parser("subscribe", help="create the missing subscriptions")
+    subscribe.add_argument("--callback-url", metavar="U", help="default: WEBHOOK_CALLBACK_URL")
+    webhooks_sub.add_parser("list", help="every subscription with its state and expiry")
+    renew = webhooks_sub.add_parser("renew", help="renew those expiring soon")
+    renew.add_argument(
+        "--within-days", type=float, metavar="N", help="default: WEBHOOK_RENEW_WITHIN_DAYS (7)"
+    )
+    delete = webhooks_sub.add_parser("delete", help="delete the subscriptions")
+    delete.add_argument("--callback-url", metavar="U", help="only those for this callback URL")
     return parser
 
 

@@ -2,13 +2,9 @@
 
 from __future__ import annotations
 
-import os
-import subprocess
 import asyncio
 from collections.abc import Callable, Iterator
-from pathlib import Path
 from typing import Any
-from urllib.parse import urlsplit
 
 import psycopg
 import pytest
@@ -18,7 +14,6 @@ from myhealth.api.server import create_app
 from myhealth.insights import store as insights_store
 from myhealth.platform.config import ApiSettings, load
 from myhealth.storage.local_cluster import LocalCluster
-from myhealth.storage.reader_access import READER_ROLE
 
 from . import dataset
 
@@ -43,38 +38,6 @@ def filled_database_url(pg_cluster: LocalCluster, data: dataset.Dataset) -> str:
     return url
 
 
-READER_INIT_SCRIPT = (
-    Path(__file__).resolve().parents[2] / "deploy" / "compose" / "initdb" / "10-reader-role.sh"
-)
-READER_PASSWORD = "reader-secret"
-
-
-@pytest.fixture(scope="session")
-def reader_role(pg_cluster: LocalCluster) -> str:
-    """Runs the Compose init script once (roles are per cluster, not per database); shared by
-    every module that runs the API as the read-only role."""
-    url = pg_cluster.create_database("reader_role_init")
-    subprocess.run(
-        ["sh", str(READER_INIT_SCRIPT)],
-        env={
-            "PATH": f"{pg_cluster.bindir}:{os.environ['PATH']}",
-            "PGHOST": "127.0.0.1",
-            "PGPORT": str(pg_cluster.port),
-            "POSTGRES_USER": "myhealth",
-            "POSTGRES_DB": urlsplit(url).path.lstrip("/"),
-            "READER_PASSWORD": READER_PASSWORD,
-        },
-        check=True,
-        capture_output=True,
-        timeout=60,
-    )
-    return READER_ROLE
-
-
-def as_reader(database_url: str) -> str:
-    parts = urlsplit(database_url)
-    netloc = f"{READER_ROLE}:{READER_PASSWORD}@{parts.hostname}:{parts.port}"
-    return parts._replace(netloc=netloc).geturl()
 def refresh_insights(database_url: str) -> None:
     """Compute the insights of everything stored (the first refresh of a database is full)."""
 

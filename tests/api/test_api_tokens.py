@@ -27,10 +27,10 @@ from myhealth.processor.server import running
 from myhealth.security import api_tokens
 from myhealth.storage.local_cluster import LocalCluster
 from myhealth.storage.reader_access import READER_FUNCTIONS, READER_ROLE
+from tests.reader_role import as_reader, run_migrate
 
-from .conftest import MIGRATED_TEMPLATE, as_reader
+from .conftest import MIGRATED_TEMPLATE
 from .process import ApiProcess, running_api
-from .test_read_only_role import run_migrate
 
 
 def myhealth(database_url: str, *args: str) -> subprocess.CompletedProcess[str]:

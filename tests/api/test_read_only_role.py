@@ -8,16 +8,11 @@ from __future__ import annotations
 import psycopg
 import pytest
 
-from myhealth.storage import migrate
 from myhealth.storage.reader_access import READER_RELATIONS, READER_ROLE, WITHHELD_RELATIONS
 from tests.observability.test_dashboards import run_all_sql
+from tests.reader_role import as_reader, run_migrate
 
-from .conftest import ClientFactory, as_reader, bearer
-
-
-def run_migrate(database_url: str) -> None:
-    with psycopg.connect(database_url) as conn:
-        migrate.apply(conn)
+from .conftest import ClientFactory, bearer
 
 
 def relations(database_url: str) -> dict[str, bool]:

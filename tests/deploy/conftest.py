@@ -55,6 +55,7 @@ SCENARIOS: dict[str, list[Path]] = {
     "dev-no-api": [*environment("dev"), SCENARIOS_DIR / "no-api.yaml"],
     "dev-alerting": [*environment("dev"), SCENARIOS_DIR / "alerting.yaml"],
     "prod-backup": [*environment("prod"), SCENARIOS_DIR / "backup.yaml"],
+    "dev-webhooks": [*environment("dev"), SCENARIOS_DIR / "webhooks.yaml"],
     **{f"ci-{path.name.removesuffix('-values.yaml')}": [path] for path in CI_VALUES},
 }
 # Rendered from a copy of the chart whose observability files are the test fixtures, so the

@@ -9,8 +9,7 @@ from pathlib import Path
 import psycopg
 import pytest
 
-from tests.api.conftest import as_reader, reader_role  # noqa: F401 - reader_role is a fixture
-from tests.api.test_read_only_role import run_migrate
+from tests.reader_role import as_reader, run_migrate
 
 from .series import expected_metrics, random_person, store
 

@@ -41,7 +41,8 @@ from myhealth.oura.errors import ReauthenticationRequired
 from myhealth.oura.models import parse
 from myhealth.platform.config import OuraSettings, SandboxSettings, load
 from myhealth.platform.errors import ErrorCode
-from myhealth.sandbox.server import RunningSandbox, Sandbox, running
+from myhealth.sandbox.documents import Sandbox
+from myhealth.sandbox.server import RunningSandbox, running
 from tests.fast_retry import FAST_RETRY
 from tests.oura.test_login import Login
 

@@ -16,7 +16,14 @@ import pytest
 
 from myhealth import cli
 from myhealth.api.server import create_app as create_api
-from myhealth.platform.config import ApiSettings, ProcessorSettings, SandboxSettings, load
+from myhealth.oura.client import client_from_settings
+from myhealth.platform.config import (
+    ApiSettings,
+    OuraSettings,
+    ProcessorSettings,
+    SandboxSettings,
+    load,
+)
 from myhealth.platform.http import serve_in_thread
 from myhealth.processor.server import running as processor_running
 from myhealth.sandbox.server import running as sandbox_running
@@ -56,16 +63,20 @@ def system(pg_cluster: LocalCluster) -> Iterator[System]:
         sandbox = stack.enter_context(
             sandbox_running(SandboxSettings(USER_TIMEZONE=TIMEZONE, SANDBOX_SEED=42), now=NOW)
         )
-        processor_url = stack.enter_context(
-            processor_running(load(ProcessorSettings, {"DATABASE_URL": database_url}))
-        )
         environ = {
             "DATABASE_URL": database_url,
             "USER_TIMEZONE": TIMEZONE,
             "OURA_API_BASE_URL": sandbox.url,
             "OURA_API_KEY": "sandbox-accepts-any-bearer",
-            "PROCESSOR_URL": processor_url,
         }
+        # With the webhook worker on, as a deployment with webhooks runs it (docs/webhooks.md).
+        processor_url = stack.enter_context(
+            processor_running(
+                load(ProcessorSettings, {"DATABASE_URL": database_url}),
+                webhook_oura=client_from_settings(load(OuraSettings, environ)),
+            )
+        )
+        environ["PROCESSOR_URL"] = processor_url
         argv = ["collect", "--no-progress", "--start-date", str(start), "--end-date", str(end)]
         assert cli.run(argv, environ) == 0
         api_settings = load(
@@ -76,6 +87,8 @@ def system(pg_cluster: LocalCluster) -> Iterator[System]:
                 "API_KEY": API_KEY,
                 "JWT_SECRET": JWT_SECRET,
                 "RATE_LIMIT_PER_MINUTE": "100000",
+                "OURA_WEBHOOK_VERIFICATION_TOKEN": "system-test-verification-token",
+                "OURA_CLIENT_SECRET": "system-test-client-secret",
             },
         )
         api_url = stack.enter_context(serve_in_thread(create_api(api_settings), name="api"))

@@ -186,6 +186,7 @@ class Reader:
             query = (
                 "SELECT day, id, document::text AS document FROM oura_documents"
                 " WHERE data_type = %(type)s AND day BETWEEN %(start)s AND %(end)s"
+                " AND deleted_at IS NULL"  # deleted at Oura: archived, not served
             )
             if after is not None:
                 query += " AND (day, id) > (%(after_day)s::date, %(after_id)s::text)"
@@ -193,7 +194,7 @@ class Reader:
         else:
             query = (
                 "SELECT day, id, document::text AS document FROM oura_documents"
-                " WHERE data_type = %(type)s"
+                " WHERE data_type = %(type)s AND deleted_at IS NULL"
             )
             if after is not None:
                 query += " AND id > %(after_id)s::text"

@@ -34,6 +34,7 @@ from myhealth.platform.errors import UserFacingError
 from myhealth.platform.http import serve, uvicorn_config
 from myhealth.platform.metrics import HttpMetrics, PoolMetrics, instrument, new_registry
 from myhealth.storage.db import create_pool, create_probe_pool, describe
+from myhealth.webhooks.receiver import Receiver, webhook_router
 
 SERVICE = "api"
 DOCS_URL = "/docs"
@@ -116,6 +117,8 @@ def create_app(settings: ApiSettings, *, pool: AsyncConnectionPool | None = None
     app.include_router(public)
     app.include_router(data)
     app.include_router(probes)
+    if settings.webhooks_enabled:  # else /webhooks/oura answers 404 (docs/webhooks.md#receiver)
+        app.include_router(webhook_router(Receiver(settings, pool, registry)))
     app.include_router(
         docs_router(
             title=app.title, version=__version__, docs_url=DOCS_URL, openapi_url=OPENAPI_URL

@@ -31,6 +31,7 @@ from myhealth.oura.client import OuraClient, client_from_settings
 from myhealth.platform.config import CollectorSettings, load
 from myhealth.platform.errors import ErrorCode, UserFacingError
 from myhealth.platform.logging import configure, get_logger
+from myhealth.webhooks import health as webhook_health
 
 log = get_logger("myhealth.collector")
 
@@ -103,6 +104,13 @@ async def collect(
             log.warning("collect_abandoned_runs_closed", runs=abandoned)
         checkpoints = await state.read_checkpoints(conn, names)
         today = settings.today()
+        refetch = webhook_health.refetch_days(
+            settings.OURA_REFETCH_DAYS,
+            settings.OURA_REFETCH_DAYS_WITH_WEBHOOKS,
+            await webhook_health.last_event_received(conn),
+            dt.timedelta(hours=settings.WEBHOOK_HEALTHY_HOURS),
+            dt.datetime.now(dt.UTC),
+        )
         plans = [
             TypePlan(
                 data_type,
@@ -112,7 +120,7 @@ async def collect(
                     end=end,
                     today=today,
                     backfill_start=settings.OURA_BACKFILL_START,
-                    refetch_days=settings.OURA_REFETCH_DAYS,
+                    refetch_days=refetch,
                 ),
             )
             for data_type in data_types

@@ -557,6 +557,65 @@ def sections() -> list[Section]:
                 ),
             ],
         ),
+        Section(
+            "Webhooks (Oura push)",
+            [
+                Place(
+                    timeseries_panel(
+                        "Webhook requests by outcome",
+                        "What the API's /webhooks/oura receiver made of each request: accepted, or refused as bad_signature, stale_timestamp, replayed, wrong_user, too_large, malformed... (docs/webhooks.md).",
+                        [
+                            PromQL(
+                                "sum by (outcome) (increase(myhealth_webhook_requests_total[$__rate_interval]))",
+                                legend="{{outcome}}",
+                            )
+                        ],
+                        Field(unit="short"),
+                        bars=True,
+                    ),
+                    8,
+                    8,
+                ),
+                Place(
+                    timeseries_panel(
+                        "Webhook events processed by outcome",
+                        "What the processor's webhook worker did with recorded events: done, superseded (duplicate or out of order), not_found, unsupported, retry, failed.",
+                        [
+                            PromQL(
+                                "sum by (outcome) (increase(myhealth_webhook_events_processed_total[$__rate_interval]))",
+                                legend="{{outcome}}",
+                            )
+                        ],
+                        Field(unit="short"),
+                        bars=True,
+                    ),
+                    8,
+                    8,
+                ),
+                Place(
+                    timeseries_panel(
+                        "Since the last webhook event, and events pending",
+                        "Time since the API last recorded an Oura event (the MyhealthWebhookEventsMissing alert watches it) and events waiting for the worker.",
+                        [
+                            PromQL(
+                                "time() - max(myhealth_webhook_last_event_received_timestamp_seconds > 0)",
+                                legend="since last event",
+                            ),
+                            PromQL(
+                                "max(myhealth_webhook_events_pending)",
+                                legend="pending events",
+                            ),
+                        ],
+                        Field(
+                            unit="s",
+                            overrides=(Override("pending events", unit="short", axis_right=True),),
+                        ),
+                    ),
+                    8,
+                    8,
+                ),
+            ],
+        ),
     ]
 
 

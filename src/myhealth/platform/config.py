@@ -92,6 +92,10 @@ class OuraSettings(DatabaseSettings):
 class CollectorSettings(OuraSettings):
     OURA_BACKFILL_START: dt.date = dt.date(2018, 1, 1)
     OURA_REFETCH_DAYS: int = Field(default=7, ge=0, le=365)
+    # While webhooks deliver (an event within WEBHOOK_HEALTHY_HOURS) the poll re-fetches only
+    # this many trailing days (docs/webhooks.md#polling).
+    OURA_REFETCH_DAYS_WITH_WEBHOOKS: int = Field(default=2, ge=0, le=365)
+    WEBHOOK_HEALTHY_HOURS: float = Field(default=6.0, gt=0, le=24 * 30)
     PROCESSOR_URL: AnyHttpUrl = AnyHttpUrl("http://127.0.0.1:8081")
     INGEST_TOKEN: SecretStr | None = None
     COLLECT_CONCURRENCY: int = Field(default=4, ge=1, le=32)
@@ -109,6 +113,10 @@ class ProcessorSettings(HttpServiceSettings):
     USER_TIMEZONE: str = "UTC"
 
     _tz = field_validator("USER_TIMEZONE")(classmethod(lambda cls, v: _zone(v)))
+    # The webhook worker (docs/webhooks.md#worker): on, it also needs the Oura settings
+    # `collect` uses (OuraSettings), read when it starts.
+    WEBHOOK_WORKER_ENABLED: bool = False
+    WEBHOOK_POLL_SECONDS: float = Field(default=1.0, gt=0, le=60)
 
 
 class ApiSettings(HttpServiceSettings):
@@ -126,6 +134,18 @@ class ApiSettings(HttpServiceSettings):
     API_REQUEST_TIMEOUT_SECONDS: float = Field(default=10.0, gt=0)
     # Graceful shutdown: after SIGTERM /ready fails for this long before the server drains.
     API_SHUTDOWN_DELAY_SECONDS: float = Field(default=3.0, ge=0, le=60)
+    # Oura webhooks (docs/webhooks.md#receiver): both set turn /webhooks/oura on.
+    OURA_WEBHOOK_VERIFICATION_TOKEN: SecretStr | None = None
+    OURA_CLIENT_SECRET: SecretStr | None = None
+    WEBHOOK_MAX_BODY_BYTES: int = Field(default=4096, ge=256, le=65_536)
+    WEBHOOK_RATE_LIMIT_PER_MINUTE: int = Field(default=600, ge=1)
+    WEBHOOK_REPLAY_WINDOW_SECONDS: int = Field(default=300, ge=10, le=3600)
+
+    @property
+    def webhooks_enabled(self) -> bool:
+        return self.OURA_WEBHOOK_VERIFICATION_TOKEN is not None and (
+            self.OURA_CLIENT_SECRET is not None
+        )
 
     _tz = field_validator("USER_TIMEZONE")(classmethod(lambda cls, v: _zone(v)))
 
@@ -165,6 +185,18 @@ class ApiSettings(HttpServiceSettings):
     @property
     def timezone(self) -> zoneinfo.ZoneInfo:
         return zoneinfo.ZoneInfo(self.USER_TIMEZONE)
+
+
+class WebhookSettings(BaseServiceSettings):
+    """`myhealth webhooks ...`: Oura's subscription API takes the application's credentials
+    (docs/webhooks.md#subscriptions); no database is needed."""
+
+    OURA_API_BASE_URL: AnyHttpUrl = AnyHttpUrl("https://api.ouraring.com")
+    OURA_CLIENT_ID: str
+    OURA_CLIENT_SECRET: SecretStr
+    OURA_WEBHOOK_VERIFICATION_TOKEN: SecretStr | None = None
+    WEBHOOK_CALLBACK_URL: AnyHttpUrl | None = None
+    WEBHOOK_RENEW_WITHIN_DAYS: float = Field(default=7.0, gt=0, le=365)
 
 
 class SandboxSettings(BaseServiceSettings):

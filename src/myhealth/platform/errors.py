@@ -36,6 +36,8 @@ class ErrorCode(StrEnum):
     NO_DATA = "no_data"
     EXPORT_REFUSED = "export_refused"
     IMPORT_REFUSED = "import_refused"
+    WEBHOOK_SUBSCRIPTION_REFUSED = "webhook_subscription_refused"
+    WEBHOOK_SUBSCRIPTION_UNAVAILABLE = "webhook_subscription_unavailable"
 
 
 class CodedError(Exception):

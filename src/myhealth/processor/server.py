@@ -23,15 +23,17 @@ from psycopg_pool import AsyncConnectionPool
 from starlette.types import Scope
 
 from myhealth import __version__
+from myhealth.oura.client import OuraClient, client_from_settings
 from myhealth.platform import logging as mh_logging
 from myhealth.platform.body_limit import BodyLimitMiddleware
-from myhealth.platform.config import ProcessorSettings, load
+from myhealth.platform.config import OuraSettings, ProcessorSettings, load
 from myhealth.platform.http import serve, serve_in_thread, uvicorn_config
 from myhealth.platform.metrics import HttpMetrics, PoolMetrics, instrument, new_registry
 from myhealth.processor.db_metrics import DatabaseMetrics
 from myhealth.processor.observability import SERVICE, IngestMetrics
 from myhealth.processor.routes import ProcessorState, add_routes, install_error_handlers
 from myhealth.storage.db import create_pool, create_probe_pool
+from myhealth.webhooks.worker import WebhookMetrics, WebhookWorker, running_worker
 
 GRACEFUL_SHUTDOWN_SECONDS = 20
 DRAIN_SECONDS = 5.0
@@ -39,11 +41,15 @@ POOL_MAX_SIZE = 10
 
 
 def create_app(
-    settings: ProcessorSettings, *, pool: AsyncConnectionPool[Any] | None = None
+    settings: ProcessorSettings,
+    *,
+    pool: AsyncConnectionPool[Any] | None = None,
+    webhook_oura: OuraClient | None = None,
 ) -> FastAPI:
     """The processor app. The pool is opened by the app's lifespan (not waiting for the
     database: `/ready` reports it) and closed on shutdown, so whoever drives the app without
-    a server (httpx.ASGITransport) runs `app.router.lifespan_context(app)` around it."""
+    a server (httpx.ASGITransport) runs `app.router.lifespan_context(app)` around it.
+    With `webhook_oura` (the Oura client of the owner) the webhook worker runs alongside."""
     pool = pool or create_pool(settings.database_url, max_size=POOL_MAX_SIZE, name=SERVICE)
     probe_pool = create_probe_pool(settings.database_url, name=SERVICE)
     registry = new_registry(SERVICE)
@@ -60,14 +66,26 @@ def create_app(
         db_metrics=db_metrics,
     )
 
+    worker = (
+        WebhookWorker(
+            pool,
+            webhook_oura,
+            WebhookMetrics(registry),
+            poll_seconds=settings.WEBHOOK_POLL_SECONDS,
+        )
+        if webhook_oura is not None
+        else None
+    )
+
     @contextlib.asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         await pool.open(wait=False)
         await probe_pool.open(wait=False)
-        try:
-            yield
-        finally:
-            state.draining = True
+        async with running_worker(worker, webhook_oura):
+            try:
+                yield
+            finally:
+                state.draining = True
             await probe_pool.close()
             await pool.close()
 
@@ -102,7 +120,10 @@ def command(args: argparse.Namespace, environ: Mapping[str, str]) -> int:
     mh_logging.configure(SERVICE, settings.LOG_LEVEL)
     log = mh_logging.get_logger(__name__)
     log.info("starting", host=settings.HOST, port=settings.PORT)
-    app = create_app(settings)
+    webhook_oura = None
+    if settings.WEBHOOK_WORKER_ENABLED:
+        webhook_oura = client_from_settings(load(OuraSettings, environ))
+    app = create_app(settings, webhook_oura=webhook_oura)
     state: ProcessorState = app.state.processor
     config = uvicorn_config(
         app,
@@ -118,7 +139,10 @@ def command(args: argparse.Namespace, environ: Mapping[str, str]) -> int:
 
 @contextlib.contextmanager
 def running(
-    settings: ProcessorSettings, *, pool: AsyncConnectionPool[Any] | None = None
+    settings: ProcessorSettings,
+    *,
+    pool: AsyncConnectionPool[Any] | None = None,
+    webhook_oura: OuraClient | None = None,
 ) -> Iterator[str]:
     """Serve the processor on 127.0.0.1 (a free port) in a background thread; yield its base
     URL (`http://127.0.0.1:PORT`); stop it (graceful shutdown) on exit.
@@ -126,7 +150,7 @@ def running(
     `settings.HOST`/`PORT` are ignored, so parallel tests never collide.
     """
     with serve_in_thread(
-        create_app(settings, pool=pool),
+        create_app(settings, pool=pool, webhook_oura=webhook_oura),
         name=SERVICE,
         graceful_shutdown_seconds=GRACEFUL_SHUTDOWN_SECONDS,
     ) as url:

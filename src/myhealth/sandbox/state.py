@@ -70,6 +70,23 @@ class Faults(BaseModel):
     date_semantics: dict[str, DateSemantics] = Field(default_factory=dict)
     access_token_ttl: int = Field(default=86_400, ge=1, description="expires_in of new tokens")
     scope: str = DEFAULT_SCOPE
+    # Webhooks (sandbox/webhooks.py): how deliveries misbehave, and how long subscriptions live.
+    webhook_duplicates: int = Field(
+        default=0, ge=0, le=10, description="each event is delivered this many extra times"
+    )
+    webhook_reverse_order: bool = Field(
+        default=False, description="a batch of events is delivered last first"
+    )
+    webhook_retry_seconds: float = Field(
+        default=360.0,
+        ge=0,
+        le=3600,
+        description="wait between delivery attempts (Oura: ~10 over an hour; tests: less)",
+    )
+    webhook_attempts: int = Field(default=10, ge=1, le=30, description="attempts per delivery")
+    webhook_ttl_days: float = Field(
+        default=30.0, gt=0, description="a subscription's life on the sandbox clock"
+    )
 
     def semantics(self, data_type: str) -> DateSemantics:
         return self.date_semantics.get(
@@ -137,6 +154,7 @@ class SandboxState:
     requests: Counter[str] = field(default_factory=Counter)
     token_calls: Counter[str] = field(default_factory=Counter)
     data_requests: int = 0
+    deleted: set[tuple[str, str]] = field(default_factory=set)  # (data_type, id) Oura deleted
 
     # ------------------------------------------------------------------ time
 

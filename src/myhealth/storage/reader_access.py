@@ -72,6 +72,8 @@ WITHHELD_RELATIONS: dict[str, str] = {
     "api_tokens": "hashes of the long-lived API tokens; the API checks them through "
     "READER_FUNCTIONS only",
     "insight_state": "the processor's record of which rules computed the insights",
+    "webhook_events": "Oura's webhook events: the API only appends them (see below)",
+    "webhook_documents": "the webhook worker's per-document bookkeeping",
 }
 
 # Functions the reader may EXECUTE (signature -> why). SECURITY DEFINER functions that each do
@@ -81,6 +83,10 @@ READER_FUNCTIONS: dict[LiteralString, str] = {
     "hash the caller presents, and (throttled) its last use",
 }
 
+# Relations the reader may append to, and nothing else (no SELECT, UPDATE or DELETE): the
+# API's webhook receiver records each accepted Oura event (docs/webhooks.md#receiver).
+READER_INSERT_RELATIONS = frozenset({"webhook_events"})
+
 
 def role_exists(conn: psycopg.Connection) -> bool:
     row = conn.execute("SELECT EXISTS (SELECT FROM pg_roles WHERE rolname = %s)", (READER_ROLE,))
@@ -88,7 +94,8 @@ def role_exists(conn: psycopg.Connection) -> bool:
 
 
 def grant_reader_access(conn: psycopg.Connection) -> bool:
-    """Make the reader's privileges in schema `public` exactly `READER_RELATIONS`.
+    """Make the reader's privileges in schema `public` exactly SELECT on `READER_RELATIONS`
+    and INSERT on `READER_INSERT_RELATIONS`.
 
     Call inside a transaction (the revoke and the grants then land together). Returns False,
     doing nothing, when the role does not exist (tests, or a database without a reader)."""
@@ -123,6 +130,20 @@ def grant_reader_access(conn: psycopg.Connection) -> bool:
                     sql.SQL("public.") + sql.SQL(signature), role
                 )
             )
+    appendable = [
+        row[0]
+        for row in conn.execute(
+            "SELECT c.relname FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace "
+            "WHERE n.nspname = 'public' AND c.relname = ANY(%s) ORDER BY 1",
+            (sorted(READER_INSERT_RELATIONS),),
+        )
+    ]
+    if appendable:
+        conn.execute(
+            sql.SQL("GRANT INSERT ON {} TO {}").format(
+                sql.SQL(", ").join(sql.Identifier("public", name) for name in appendable), role
+            )
+        )
     return True
 
 

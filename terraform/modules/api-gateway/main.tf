@@ -202,6 +202,19 @@ resource "aws_apigatewayv2_route" "public" {
   authorization_type = "NONE"
 }
 
+# Oura's webhook calls (docs/webhooks.md): no authorizer, because Oura sends no token; the HMAC
+# signature over the body is the authentication, checked by the API, which also rate-limits
+# and size-limits this path.
+resource "aws_apigatewayv2_route" "webhooks" {
+  # checkov:skip=CKV_AWS_309: Oura cannot send our token; every request is authenticated by its HMAC signature in the API (docs/webhooks.md#receiver)
+  for_each = var.webhooks_enabled ? toset(["GET /webhooks/oura", "POST /webhooks/oura"]) : toset([])
+
+  api_id             = aws_apigatewayv2_api.this.id
+  route_key          = each.value
+  target             = "integrations/${aws_apigatewayv2_integration.istio.id}"
+  authorization_type = "NONE"
+}
+
 resource "aws_cloudwatch_log_group" "access" {
   # checkov:skip=CKV_AWS_338: retention is a per-environment cost decision (var.log_retention_days; a year in prod)
   name              = "/aws/apigateway/${var.name}"

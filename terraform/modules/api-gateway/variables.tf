@@ -109,6 +109,12 @@ variable "nlb_deletion_protection" {
   default     = true
 }
 
+variable "webhooks_enabled" {
+  description = "Route GET and POST /webhooks/oura (Oura's webhook calls) without the authorizer; the API checks their signature."
+  type        = bool
+  default     = false
+}
+
 variable "tags" {
   description = "Tags for every resource."
   type        = map(string)

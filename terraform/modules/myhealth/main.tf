@@ -155,6 +155,7 @@ module "api_gateway" {
   authorizer_build_dir   = var.authorizer_build_dir
 
   authorizer_reserved_concurrency = var.authorizer_reserved_concurrency
+  webhooks_enabled                = var.webhooks_enabled
 
   domain_name             = local.api_domain
   certificate_arn         = var.api_certificate_arn

@@ -148,6 +148,12 @@ variable "budget_alert_emails" {
   default     = []
 }
 
+variable "webhooks_enabled" {
+  description = "Expose /webhooks/oura through API Gateway without the authorizer (Oura webhooks; docs/webhooks.md)."
+  type        = bool
+  default     = false
+}
+
 variable "authorizer_reserved_concurrency" {
   description = "Reserved concurrency of the Lambda authorizer; null (default) = unreserved, which a new account's quota of 10 requires."
   type        = number

@@ -1,0 +1,1 @@
+"""Oura webhooks: the subscriptions, the receiver on the API, the worker in the processor."""
