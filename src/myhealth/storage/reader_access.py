@@ -13,6 +13,7 @@ SELECT on all tables (including `oauth_tokens`) through default privileges.
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from typing import LiteralString
 
 import psycopg
@@ -94,8 +95,8 @@ def role_exists(conn: psycopg.Connection) -> bool:
 
 
 def grant_reader_access(conn: psycopg.Connection) -> bool:
-    """Make the reader's privileges in schema `public` exactly SELECT on `READER_RELATIONS`
-    and INSERT on `READER_INSERT_RELATIONS`.
+    """Make the reader's privileges in schema `public` exactly SELECT on `READER_RELATIONS`,
+    INSERT on `READER_INSERT_RELATIONS` and EXECUTE on `READER_FUNCTIONS`.
 
     Call inside a transaction (the revoke and the grants then land together). Returns False,
     doing nothing, when the role does not exist (tests, or a database without a reader)."""
@@ -109,14 +110,7 @@ def grant_reader_access(conn: psycopg.Connection) -> bool:
             role
         )
     )
-    present = [
-        row[0]
-        for row in conn.execute(
-            "SELECT c.relname FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace "
-            "WHERE n.nspname = 'public' AND c.relname = ANY(%s) ORDER BY 1",
-            (sorted(READER_RELATIONS),),
-        )
-    ]
+    present = existing_relations(conn, READER_RELATIONS)
     if present:
         conn.execute(
             sql.SQL("GRANT SELECT ON {} TO {}").format(
@@ -130,14 +124,7 @@ def grant_reader_access(conn: psycopg.Connection) -> bool:
                     sql.SQL("public.") + sql.SQL(signature), role
                 )
             )
-    appendable = [
-        row[0]
-        for row in conn.execute(
-            "SELECT c.relname FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace "
-            "WHERE n.nspname = 'public' AND c.relname = ANY(%s) ORDER BY 1",
-            (sorted(READER_INSERT_RELATIONS),),
-        )
-    ]
+    appendable = existing_relations(conn, READER_INSERT_RELATIONS)
     if appendable:
         conn.execute(
             sql.SQL("GRANT INSERT ON {} TO {}").format(
@@ -145,6 +132,16 @@ def grant_reader_access(conn: psycopg.Connection) -> bool:
             )
         )
     return True
+
+
+def existing_relations(conn: psycopg.Connection, names: Iterable[str]) -> list[str]:
+    """Those of `names` that exist in schema `public` (a migration may not have made them yet)."""
+    rows = conn.execute(
+        "SELECT c.relname FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace "
+        "WHERE n.nspname = 'public' AND c.relname = ANY(%s) ORDER BY 1",
+        (sorted(names),),
+    )
+    return [row[0] for row in rows]
 
 
 def function_exists(conn: psycopg.Connection, signature: str) -> bool:
