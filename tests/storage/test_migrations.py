@@ -63,6 +63,8 @@ BOOKKEEPING = {
     "insight_metrics",  # personal baselines (migration 0006)
     "insight_flag_days",
     "insight_state",
+    "webhook_events",  # Oura webhook events and the worker's bookkeeping (migration 0008)
+    "webhook_documents",
 }
 
 
