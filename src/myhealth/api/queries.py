@@ -2,7 +2,9 @@
 
 Every query runs in a READ ONLY transaction with a statement timeout, so the service works
 with a read-only database role and a slow query cannot pin a pooled connection. Trends are
-aggregated by PostgreSQL (`date_trunc`), never in Python loops.
+aggregated by PostgreSQL (`date_trunc`), never in Python loops. The heart-rate trend reads the
+daily rollup when it was built for the API's USER_TIMEZONE, else the samples (same answer,
+docs/architecture.md#the-daily-heart-rate-rollup).
 """
 
 from __future__ import annotations
@@ -15,6 +17,11 @@ from typing import Any, LiteralString
 from psycopg import AsyncConnection, sql
 from psycopg.rows import dict_row
 from psycopg_pool import AsyncConnectionPool
+
+from myhealth.platform.logging import get_logger
+from myhealth.storage import heart_rate_daily
+
+log = get_logger(__name__)
 
 DAILY_COLUMNS: dict[str, tuple[str, ...]] = {
     "sleep_metrics": (
@@ -75,6 +82,17 @@ TREND_METRICS: dict[str, TrendSource] = {
 }
 
 
+# The heart-rate trend from the daily rollup: the same numbers as from the samples, because
+# avg(integer) is sum/count in numeric and the rollup keeps both exactly (docs/performance.md).
+_HEART_RATE_ROLLUP_TREND: LiteralString = """
+    SELECT date_trunc(%(bucket)s, day::timestamp)::date AS start,
+           (sum(bpm_sum) / sum(samples))::float8 AS avg, min(bpm_min)::float8 AS min,
+           max(bpm_max)::float8 AS max, sum(samples)::bigint AS count
+    FROM heart_rate_daily
+    WHERE day BETWEEN %(start)s AND %(end)s
+    GROUP BY 1 ORDER BY 1
+"""
+
 # Of the pool's 10 connections, at most this many serve heavy reads at once.
 HEAVY_QUERY_LIMIT = 4
 
@@ -96,6 +114,12 @@ class Reader:
         self._prelude = sql.SQL(
             "SET TRANSACTION READ ONLY; SET LOCAL statement_timeout = {}"
         ).format(sql.Literal(int(statement_timeout_ms)))
+        # The rollup's zone and its rows read in one snapshot (a rebuild may commit between).
+        self._snapshot_prelude = sql.SQL(
+            "SET TRANSACTION ISOLATION LEVEL REPEATABLE READ, READ ONLY;"
+            " SET LOCAL statement_timeout = {}"
+        ).format(sql.Literal(int(statement_timeout_ms)))
+        self._reported_zone: str | None = None
 
     async def _fetch(
         self, query: sql.Composed | sql.SQL | LiteralString, params: dict[str, Any]
@@ -162,9 +186,32 @@ class Reader:
             ).format(column=sql.Identifier(source.column), relation=sql.Identifier(source.relation))
         params = {"bucket": bucket, "start": start, "end": end, "tz": timezone}
         if source.relation == HEART_RATE:
+            rows = await self._heart_rate_rollup_trend(params)
+            if rows is not None:
+                return rows
             async with self._heavy:
                 return await self._fetch(query, params)
         return await self._fetch(query, params)
+
+    async def _heart_rate_rollup_trend(self, params: dict[str, Any]) -> list[dict[str, Any]] | None:
+        """The heart-rate trend from the daily rollup; None when the rollup is not built for
+        `params["tz"]` (never serve days of another zone: the caller reads the samples)."""
+        async with self.pool.connection() as conn, conn.transaction():
+            await conn.execute(self._snapshot_prelude)
+            zone = await heart_rate_daily.stored_zone(conn)
+            if zone == params["tz"]:
+                cursor = conn.cursor(row_factory=dict_row)
+                await cursor.execute(_HEART_RATE_ROLLUP_TREND, params)
+                return await cursor.fetchall()
+        if zone != self._reported_zone:  # once per zone seen, not once per request
+            self._reported_zone = zone
+            log.warning(
+                "the daily heart-rate rollup is not for USER_TIMEZONE: reading the samples "
+                "(slower); give the processor the same USER_TIMEZONE",
+                rollup_timezone=zone,
+                user_timezone=params["tz"],
+            )
+        return None
 
     async def documents(
         self,
@@ -235,26 +282,36 @@ class Reader:
             return await self._fetch(query, params)
 
     async def dashboard(self) -> dict[str, Any]:
-        """The latest date, its scores with 7/30-day means, and the most recent collector run."""
+        """The latest date, its scores with 7/30-day means, and the most recent collector run.
+
+        The latest date comes from the tables' day indexes (the days the three daily views
+        have: daily_sleep, main sleep periods, daily_activity, daily_readiness), and each
+        view is read through a range on the scalar date, which reaches the views' day
+        indexes; a join condition alone would not, and every view would be read whole."""
         query: LiteralString = """
             WITH latest AS (
-                SELECT max(date) AS date FROM (
-                    SELECT max(date) AS date FROM sleep_metrics
-                    UNION ALL SELECT max(date) FROM activity_metrics
-                    UNION ALL SELECT max(date) FROM readiness_metrics) AS d),
+                SELECT greatest(
+                    (SELECT max(day) FROM daily_sleep),
+                    (SELECT max(day) FROM sleep_periods WHERE type IN ('long_sleep', 'sleep')),
+                    (SELECT max(day) FROM daily_activity),
+                    (SELECT max(day) FROM daily_readiness)) AS date),
             sleep AS (
                 SELECT max(s.score) FILTER (WHERE s.date = l.date) AS score,
                        avg(s.score) FILTER (WHERE s.date > l.date - 7)::float8 AS avg_7d,
                        avg(s.score)::float8 AS avg_30d
                 FROM latest AS l JOIN sleep_metrics AS s
-                  ON s.date BETWEEN l.date - 29 AND l.date),
+                  ON s.date BETWEEN l.date - 29 AND l.date
+                WHERE s.date BETWEEN (SELECT date FROM latest) - 29
+                                  AND (SELECT date FROM latest)),
             activity AS (
                 SELECT max(a.score) FILTER (WHERE a.date = l.date) AS score,
                        avg(a.score) FILTER (WHERE a.date > l.date - 7)::float8 AS avg_7d,
                        avg(a.score)::float8 AS avg_30d,
                        max(a.steps) FILTER (WHERE a.date = l.date) AS steps
                 FROM latest AS l JOIN activity_metrics AS a
-                  ON a.date BETWEEN l.date - 29 AND l.date),
+                  ON a.date BETWEEN l.date - 29 AND l.date
+                WHERE a.date BETWEEN (SELECT date FROM latest) - 29
+                                  AND (SELECT date FROM latest)),
             readiness AS (
                 SELECT max(r.score) FILTER (WHERE r.date = l.date) AS score,
                        avg(r.score) FILTER (WHERE r.date > l.date - 7)::float8 AS avg_7d,
@@ -262,7 +319,9 @@ class Reader:
                        max(r.hrv) FILTER (WHERE r.date = l.date) AS hrv,
                        max(r.resting_hr) FILTER (WHERE r.date = l.date) AS resting_hr
                 FROM latest AS l JOIN readiness_metrics AS r
-                  ON r.date BETWEEN l.date - 29 AND l.date),
+                  ON r.date BETWEEN l.date - 29 AND l.date
+                WHERE r.date BETWEEN (SELECT date FROM latest) - 29
+                                  AND (SELECT date FROM latest)),
             last_run AS (
                 SELECT finished_at, status, cardinality(data_types) AS data_types
                 FROM sync_runs ORDER BY started_at DESC, run_id DESC LIMIT 1)

@@ -105,6 +105,11 @@ class ProcessorSettings(HttpServiceSettings):
     PORT: int = Field(default=8081, ge=1, le=65535)
     INGEST_TOKEN: SecretStr | None = None
     INGEST_MAX_BYTES: int = Field(default=10_485_760, ge=1024)
+    # The zone of the daily heart-rate rollup's days; the API's must be the same for it to
+    # read the rollup (docs/architecture.md#the-daily-heart-rate-rollup).
+    USER_TIMEZONE: str = "UTC"
+
+    _tz = field_validator("USER_TIMEZONE")(classmethod(lambda cls, v: _zone(v)))
 
 
 class ApiSettings(HttpServiceSettings):
