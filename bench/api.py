@@ -207,6 +207,7 @@ def run_api(ctx: Context) -> dict[str, Any]:
         run = at_rate[path]
         summary = summarize(run)
         summary["late_sends"] = run["late_sends"]
+        summary["statuses"] = run["statuses"]
         summary["connections"] = run["connections"]
         rate_rows.append([
             path, summary["requests"], summary["throughput_rps"], summary["p50_ms"],

@@ -14,7 +14,8 @@ coordinated omission). This mode speaks HTTP/1.1 over asyncio streams itself (a 
 request, which on two shared cores would be measured as the server's latency.
 
 Both print one JSON object {path: {"latencies": [seconds...], "errors": n, "seconds": elapsed}}
-on stdout (open loop adds "late_sends": requests sent more than 1 ms after their schedule).
+on stdout (open loop adds "late_sends", requests sent more than 1 ms after their schedule,
+"statuses", requests per status code, 0 for no answer, and "connections" opened).
 """
 
 from __future__ import annotations
@@ -108,6 +109,7 @@ async def _open_loop(path: str, config: dict[str, Any]) -> dict[str, Any]:
     count = max(1, int(rate * seconds))
     latencies: list[float] = []
     errors = late = 0
+    statuses: dict[str, int] = {}  # status code ("0": no answer) -> requests
     loop = asyncio.get_running_loop()
     started = loop.time() + 0.01
 
@@ -121,6 +123,7 @@ async def _open_loop(path: str, config: dict[str, Any]) -> dict[str, Any]:
         except (OSError, RuntimeError, asyncio.IncompleteReadError, ValueError):
             status = 0
         latencies.append(loop.time() - scheduled)
+        statuses[str(status)] = statuses.get(str(status), 0) + 1
         if status != 200:
             errors += 1
 
@@ -133,6 +136,7 @@ async def _open_loop(path: str, config: dict[str, Any]) -> dict[str, Any]:
         "latencies": latencies,
         "errors": errors,
         "late_sends": late,
+        "statuses": statuses,
         "connections": len(opened),
         "seconds": loop.time() - started,
     }

@@ -59,6 +59,8 @@ BOOKKEEPING = {
     "oauth_tokens",
     "schema_migrations",
     "collector_totals",
+    "heart_rate_daily",  # the daily heart-rate rollup (0005) and the zone it is for
+    "heart_rate_daily_zone",
 }
 
 

@@ -1,7 +1,8 @@
 """Set-based SQL over the daily relations, the heart-rate table and the document archive.
 
-Every query runs in a READ ONLY transaction with a statement timeout, so the service works
-with a read-only database role and a slow query cannot pin a pooled connection. Trends are
+Every query runs in a READ ONLY transaction with a statement timeout (session defaults of
+each pooled connection, set on its first use; one statement per transaction), so the service
+works with a read-only database role and a slow query cannot pin a pooled connection. Trends are
 aggregated by PostgreSQL (`date_trunc`), never in Python loops. The heart-rate trend reads the
 daily rollup when it was built for the API's USER_TIMEZONE, else the samples (same answer,
 docs/architecture.md#the-daily-heart-rate-rollup).
@@ -11,6 +12,7 @@ from __future__ import annotations
 
 import asyncio
 import datetime as dt
+import weakref
 from dataclasses import dataclass
 from typing import Any, LiteralString
 
@@ -19,7 +21,6 @@ from psycopg.rows import dict_row
 from psycopg_pool import AsyncConnectionPool
 
 from myhealth.platform.logging import get_logger
-from myhealth.storage import heart_rate_daily
 
 log = get_logger(__name__)
 
@@ -82,16 +83,24 @@ TREND_METRICS: dict[str, TrendSource] = {
 }
 
 
-# The heart-rate trend from the daily rollup: the same numbers as from the samples, because
-# avg(integer) is sum/count in numeric and the rollup keeps both exactly (docs/performance.md).
+# The heart-rate trend from the daily rollup, with the zone the rollup is for (one statement,
+# so one snapshot: a rebuild committing meanwhile cannot mix zones). No row: never built; a
+# zone other than %(tz)s: one row of NULL points. The numbers equal the samples' because
+# avg(integer) is sum / count in numeric, and the rollup keeps both exactly.
 _HEART_RATE_ROLLUP_TREND: LiteralString = """
-    SELECT date_trunc(%(bucket)s, day::timestamp)::date AS start,
-           (sum(bpm_sum) / sum(samples))::float8 AS avg, min(bpm_min)::float8 AS min,
-           max(bpm_max)::float8 AS max, sum(samples)::bigint AS count
-    FROM heart_rate_daily
-    WHERE day BETWEEN %(start)s AND %(end)s
-    GROUP BY 1 ORDER BY 1
+    SELECT z.timezone AS rollup_zone, t.start, t.avg, t.min, t.max, t.count
+    FROM heart_rate_daily_zone AS z
+    LEFT JOIN LATERAL (
+        SELECT date_trunc(%(bucket)s, day::timestamp)::date AS start,
+               (sum(bpm_sum) / sum(samples))::float8 AS avg, min(bpm_min)::float8 AS min,
+               max(bpm_max)::float8 AS max, sum(samples)::bigint AS count
+        FROM heart_rate_daily
+        WHERE day BETWEEN %(start)s AND %(end)s AND z.timezone = %(tz)s
+        GROUP BY 1) AS t ON true
+    WHERE z.only_row  -- the key: the planner then knows there is one row at most
+    ORDER BY t.start
 """
+_POINT_KEYS = ("start", "avg", "min", "max", "count")
 
 # Of the pool's 10 connections, at most this many serve heavy reads at once.
 HEAVY_QUERY_LIMIT = 4
@@ -111,14 +120,8 @@ class Reader:
         # Heavy reads (heart-rate trends: up to years of samples) wait for one of a few slots,
         # so a burst of them never takes every pooled connection from the cheap requests.
         self._heavy = asyncio.Semaphore(heavy_queries)
-        self._prelude = sql.SQL(
-            "SET TRANSACTION READ ONLY; SET LOCAL statement_timeout = {}"
-        ).format(sql.Literal(int(statement_timeout_ms)))
-        # The rollup's zone and its rows read in one snapshot (a rebuild may commit between).
-        self._snapshot_prelude = sql.SQL(
-            "SET TRANSACTION ISOLATION LEVEL REPEATABLE READ, READ ONLY;"
-            " SET LOCAL statement_timeout = {}"
-        ).format(sql.Literal(int(statement_timeout_ms)))
+        self._statement_timeout = f"{int(statement_timeout_ms)}ms"
+        self._configured: weakref.WeakSet[AsyncConnection] = weakref.WeakSet()
         self._reported_zone: str | None = None
 
     async def _fetch(
@@ -133,11 +136,26 @@ class Reader:
         query: sql.Composed | sql.SQL | LiteralString,
         params: dict[str, Any],
     ) -> list[dict[str, Any]]:
-        async with conn.transaction():
-            await conn.execute(self._prelude)
-            cursor = conn.cursor(row_factory=dict_row)
-            await cursor.execute(query, params)
-            return await cursor.fetchall()
+        if conn not in self._configured:
+            await self._configure(conn)
+        cursor = conn.cursor(row_factory=dict_row)
+        await cursor.execute(query, params)
+        return await cursor.fetchall()
+
+    async def _configure(self, conn: AsyncConnection) -> None:
+        """Make every statement on `conn` its own READ ONLY transaction with the statement
+        timeout: session defaults set once per connection, so a read is one round trip
+        (BEGIN, settings, query and COMMIT were four; on a busy machine each round trip is
+        two processes waiting for a CPU)."""
+        await conn.set_autocommit(True)
+        # No JIT: these reads take milliseconds, and compiling costs tens of them whenever
+        # a row estimate is off (seen: 28 ms of JIT for a 0.2 ms rollup read).
+        await conn.execute(
+            "SELECT set_config('default_transaction_read_only', 'on', false),"
+            " set_config('statement_timeout', %s, false), set_config('jit', 'off', false)",
+            (self._statement_timeout,),
+        )
+        self._configured.add(conn)
 
     async def daily(self, relation: str, start: dt.date, end: dt.date) -> list[dict[str, Any]]:
         """Rows of one daily relation with `date` in [start, end], ordered by date."""
@@ -196,13 +214,12 @@ class Reader:
     async def _heart_rate_rollup_trend(self, params: dict[str, Any]) -> list[dict[str, Any]] | None:
         """The heart-rate trend from the daily rollup; None when the rollup is not built for
         `params["tz"]` (never serve days of another zone: the caller reads the samples)."""
-        async with self.pool.connection() as conn, conn.transaction():
-            await conn.execute(self._snapshot_prelude)
-            zone = await heart_rate_daily.stored_zone(conn)
-            if zone == params["tz"]:
-                cursor = conn.cursor(row_factory=dict_row)
-                await cursor.execute(_HEART_RATE_ROLLUP_TREND, params)
-                return await cursor.fetchall()
+        rows = await self._fetch(_HEART_RATE_ROLLUP_TREND, params)
+        zone = rows[0]["rollup_zone"] if rows else None
+        if zone == params["tz"]:
+            return [
+                {key: row[key] for key in _POINT_KEYS} for row in rows if row["start"] is not None
+            ]
         if zone != self._reported_zone:  # once per zone seen, not once per request
             self._reported_zone = zone
             log.warning(

@@ -31,7 +31,12 @@ from myhealth.platform.body_limit import BodyLimitMiddleware
 from myhealth.platform.config import ApiSettings, load
 from myhealth.platform.errors import UserFacingError
 from myhealth.platform.http import serve, uvicorn_config
-from myhealth.platform.metrics import HttpMetrics, PoolMetrics, instrument, new_registry
+from myhealth.platform.metrics import (
+    HttpInstrumentation,
+    HttpMetrics,
+    PoolMetrics,
+    new_registry,
+)
 from myhealth.storage.db import create_pool, create_probe_pool, describe
 
 SERVICE = "api"
@@ -152,7 +157,7 @@ def create_app(settings: ApiSettings, *, pool: AsyncConnectionPool | None = None
             max_age=600,
         )
     app.add_middleware(guards.SecurityHeadersMiddleware, docs_paths=[DOCS_URL])
-    app.middleware("http")(instrument(app, http_metrics))
+    app.add_middleware(HttpInstrumentation, metrics=http_metrics)
     return app
 
 
