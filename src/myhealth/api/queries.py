@@ -16,6 +16,7 @@ import weakref
 from dataclasses import dataclass
 from typing import Any, LiteralString
 
+import psycopg
 from psycopg import AsyncConnection, sql
 from psycopg.rows import dict_row
 from psycopg_pool import AsyncConnectionPool
@@ -127,6 +128,18 @@ class Reader:
     async def _fetch(
         self, query: sql.Composed | sql.SQL | LiteralString, params: dict[str, Any]
     ) -> list[dict[str, Any]]:
+        used: AsyncConnection | None = None
+        try:
+            async with self.pool.connection() as conn:
+                used = conn
+                return await self._run(conn, query, params)
+        except psycopg.OperationalError:
+            if used is None or not used.broken:  # a timeout, the database refusing: not ours
+                raise
+        # The connection was dead (the database restarted since it was last used; the pool
+        # does not check connections on checkout, a round trip each): replace every idle one
+        # that is dead too, then read once more on a fresh connection. Reads are idempotent.
+        await self.pool.check()
         async with self.pool.connection() as conn:
             return await self._run(conn, query, params)
 

@@ -72,7 +72,11 @@ def _validation_detail(exc: RequestValidationError) -> str:
 
 def create_app(settings: ApiSettings, *, pool: AsyncConnectionPool | None = None) -> FastAPI:
     """The whole API. Opens (and later closes) `pool`, or a pool it creates from settings."""
-    pool = pool or create_pool(settings.database_url, min_size=1, max_size=10, name=SERVICE)
+    # No check on checkout (a round trip per request): the reader retries a read whose
+    # connection turned out dead (docs/performance.md#the-api-reads).
+    pool = pool or create_pool(
+        settings.database_url, min_size=1, max_size=10, name=SERVICE, check_on_checkout=False
+    )
     probe_pool = create_probe_pool(settings.database_url, name=SERVICE)
     registry = new_registry(SERVICE)
     http_metrics = HttpMetrics(registry, SERVICE)
