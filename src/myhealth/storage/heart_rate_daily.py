@@ -31,36 +31,55 @@ from psycopg import AsyncConnection
 ROLLUP_LOCK = 0x6D68_0001  # "mh" 1
 DAY_LOCK = 0x6D68_0002
 
+# Shorter than any local day (23 hours at a DST change): see `runs`.
+RUN_GAP = dt.timedelta(hours=6)
+
 _STORED_ZONE = "SELECT timezone FROM heart_rate_daily_zone"
 
-# The stored zone, and an exclusive lock on each local day of the instants in that zone, taken
+# The local days a batch touched are every date in the zone from the first to the last sample
+# of each run of its samples (see `runs`). Sent as runs, not samples: converting thousands of
+# instants to local dates costs PostgreSQL more than recomputing the days.
+
+# The stored zone, and an exclusive lock on each local day of the runs in that zone, taken
 # in day order (a volatile function is evaluated after the sort). No row: never built.
 _ZONE_AND_LOCK_DAYS = """
     SELECT z.timezone,
            (SELECT count(*) FROM (
                 SELECT pg_advisory_xact_lock(%(key)s::integer, days.day - date '2000-01-01')
-                FROM (SELECT DISTINCT (instant AT TIME ZONE z.timezone)::date AS day
-                      FROM unnest(%(instants)s::timestamptz[]) AS instant) AS days
+                FROM (SELECT DISTINCT day::date AS day
+                      FROM unnest(%(starts)s::timestamptz[], %(ends)s::timestamptz[])
+                           AS run(first, last),
+                           generate_series((run.first AT TIME ZONE z.timezone)::date::timestamp,
+                                           (run.last AT TIME ZONE z.timezone)::date::timestamp,
+                                           interval '1 day') AS day) AS days
                 ORDER BY days.day) AS locked) AS days_locked
     FROM heart_rate_daily_zone AS z
 """
 # The locked days recomputed from the samples: rows for days that have samples are upserted,
-# rows for days that have none are deleted. The sample range per day is only for the
-# primary-key index; the day a sample counts for is its date in the zone, exactly as the
-# trend over the samples groups them.
+# rows for days that have none are deleted. Per day (LATERAL, so each day is an index range
+# scan, never a scan of every sample): the samples from 6 hours before the day's local
+# midnight to 6 hours after the next (a superset, whatever a DST change does at midnight),
+# of which those whose date in the zone is the day count, exactly as the trend over the
+# samples groups them.
 _RECOMPUTE_DAYS = """
-    WITH days AS (
-        SELECT DISTINCT (instant AT TIME ZONE %(tz)s)::date AS day
-        FROM unnest(%(instants)s::timestamptz[]) AS instant),
+    WITH days AS MATERIALIZED (
+        SELECT DISTINCT day::date AS day
+        FROM unnest(%(starts)s::timestamptz[], %(ends)s::timestamptz[]) AS run(first, last),
+             generate_series((run.first AT TIME ZONE %(tz)s)::date::timestamp,
+                             (run.last AT TIME ZONE %(tz)s)::date::timestamp,
+                             interval '1 day') AS day),
     fresh AS (
-        SELECT days.day, count(*) AS samples, sum(h.bpm) AS bpm_sum,
-               min(h.bpm) AS bpm_min, max(h.bpm) AS bpm_max
+        SELECT days.day, s.samples, s.bpm_sum, s.bpm_min, s.bpm_max
         FROM days
-        JOIN heart_rate AS h
-          ON h."timestamp" >= ((days.day - 1)::timestamp AT TIME ZONE %(tz)s)
-         AND h."timestamp" < ((days.day + 2)::timestamp AT TIME ZONE %(tz)s)
-         AND (h."timestamp" AT TIME ZONE %(tz)s)::date = days.day
-        GROUP BY days.day),
+        CROSS JOIN LATERAL (
+            SELECT count(*) AS samples, sum(h.bpm) AS bpm_sum,
+                   min(h.bpm) AS bpm_min, max(h.bpm) AS bpm_max
+            FROM heart_rate AS h
+            WHERE h."timestamp" >= (days.day::timestamp AT TIME ZONE %(tz)s) - interval '6 hours'
+              AND h."timestamp" < ((days.day + 1)::timestamp AT TIME ZONE %(tz)s)
+                                  + interval '6 hours'
+              AND (h."timestamp" AT TIME ZONE %(tz)s)::date = days.day) AS s
+        WHERE s.samples > 0),
     emptied AS (
         DELETE FROM heart_rate_daily
         WHERE day IN (SELECT day FROM days) AND day NOT IN (SELECT day FROM fresh))
@@ -100,15 +119,37 @@ async def refresh(conn: AsyncConnection[Any], instants: Sequence[dt.datetime]) -
     transaction and reads after it)."""
     if not instants:
         return
-    await conn.execute("SELECT pg_advisory_xact_lock_shared(%s::integer, 0)", (ROLLUP_LOCK,))
+    starts, ends = runs(instants)
+    # No JIT for the rest of the transaction (only these statements follow): the row
+    # estimates of the runs are rough, and compiling cost 0.9 s for 2 ms of work.
+    await conn.execute(
+        "SELECT pg_advisory_xact_lock_shared(%s::integer, 0), set_config('jit', 'off', true)",
+        (ROLLUP_LOCK,),
+    )
     # A statement after the zone lock was granted: it sees the zone of any rebuild before it.
-    cursor = await conn.execute(_ZONE_AND_LOCK_DAYS, {"key": DAY_LOCK, "instants": list(instants)})
+    params = {"key": DAY_LOCK, "starts": starts, "ends": ends}
+    cursor = await conn.execute(_ZONE_AND_LOCK_DAYS, params)
     row = await cursor.fetchone()
     if row is None:
         return
     # A statement after the day locks were granted: it sees the samples of every batch that
     # recomputed these days before us (READ COMMITTED: one snapshot per statement).
-    await conn.execute(_RECOMPUTE_DAYS, {"tz": row[0], "instants": list(instants)})
+    await conn.execute(_RECOMPUTE_DAYS, {"tz": row[0], "starts": starts, "ends": ends})
+
+
+def runs(instants: Sequence[dt.datetime]) -> tuple[list[dt.datetime], list[dt.datetime]]:
+    """The first and the last instant of each run of `instants`: sorted, a new run after a
+    gap of RUN_GAP or more. Every local day from a run's first to its last instant has one of
+    its samples (a day is longer than the gap), so those days are exactly the days touched."""
+    ordered = sorted(instants)
+    starts, ends = [ordered[0]], [ordered[0]]
+    for instant in ordered[1:]:
+        if instant - ends[-1] >= RUN_GAP:
+            starts.append(instant)
+            ends.append(instant)
+        else:
+            ends[-1] = instant
+    return starts, ends
 
 
 async def rebuild(conn: AsyncConnection[Any], zone: str) -> None:
