@@ -87,7 +87,8 @@ class LegacyReader(Reader):
 
     async def dashboard(self) -> dict[str, Any]:
         rows = await self._fetch(LEGACY_DASHBOARD, {})
-        return rows[0]
+        row: dict[str, Any] = rows[0]
+        return row
 
     async def _heart_rate_rollup_trend(self, params: dict[str, Any]) -> list[dict[str, Any]] | None:
         return None

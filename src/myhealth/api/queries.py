@@ -18,7 +18,7 @@ from typing import Any, LiteralString
 
 import psycopg
 from psycopg import AsyncConnection, sql
-from psycopg.rows import dict_row
+from psycopg.rows import dict_row, tuple_row
 from psycopg_pool import AsyncConnectionPool
 
 from myhealth.platform.logging import get_logger
@@ -126,13 +126,16 @@ class Reader:
         self._reported_zone: str | None = None
 
     async def _fetch(
-        self, query: sql.Composed | sql.SQL | LiteralString, params: dict[str, Any]
-    ) -> list[dict[str, Any]]:
+        self,
+        query: sql.Composed | sql.SQL | LiteralString,
+        params: dict[str, Any],
+        row_factory: Any = dict_row,
+    ) -> list[Any]:
         used: AsyncConnection | None = None
         try:
             async with self.pool.connection() as conn:
                 used = conn
-                return await self._run(conn, query, params)
+                return await self._run(conn, query, params, row_factory)
         except psycopg.OperationalError:
             if used is None or not used.broken:  # a timeout, the database refusing: not ours
                 raise
@@ -141,17 +144,18 @@ class Reader:
         # that is dead too, then read once more on a fresh connection. Reads are idempotent.
         await self.pool.check()
         async with self.pool.connection() as conn:
-            return await self._run(conn, query, params)
+            return await self._run(conn, query, params, row_factory)
 
     async def _run(
         self,
         conn: AsyncConnection,
         query: sql.Composed | sql.SQL | LiteralString,
         params: dict[str, Any],
-    ) -> list[dict[str, Any]]:
+        row_factory: Any = dict_row,
+    ) -> list[Any]:
         if conn not in self._configured:
             await self._configure(conn)
-        cursor = conn.cursor(row_factory=dict_row)
+        cursor = conn.cursor(row_factory=row_factory)
         await cursor.execute(query, params)
         return await cursor.fetchall()
 
@@ -227,12 +231,11 @@ class Reader:
     async def _heart_rate_rollup_trend(self, params: dict[str, Any]) -> list[dict[str, Any]] | None:
         """The heart-rate trend from the daily rollup; None when the rollup is not built for
         `params["tz"]` (never serve days of another zone: the caller reads the samples)."""
-        rows = await self._fetch(_HEART_RATE_ROLLUP_TREND, params)
-        zone = rows[0]["rollup_zone"] if rows else None
+        rows = await self._fetch(_HEART_RATE_ROLLUP_TREND, params, row_factory=tuple_row)
+        zone = rows[0][0] if rows else None
         if zone == params["tz"]:
-            return [
-                {key: row[key] for key in _POINT_KEYS} for row in rows if row["start"] is not None
-            ]
+            # (zone, start, avg, min, max, count): one dict per point, the zone left out.
+            return [dict(zip(_POINT_KEYS, row[1:], strict=True)) for row in rows if row[1]]
         if zone != self._reported_zone:  # once per zone seen, not once per request
             self._reported_zone = zone
             log.warning(
@@ -370,4 +373,5 @@ class Reader:
             LEFT JOIN last_run ON true
         """
         rows = await self._fetch(query, {})
-        return rows[0]
+        row: dict[str, Any] = rows[0]
+        return row

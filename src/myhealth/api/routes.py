@@ -48,7 +48,9 @@ class ApiContext:
     draining: bool = field(default=False)
 
 
-def get_context(request: Request) -> ApiContext:
+# The dependencies are `async def` although they never await: FastAPI runs a plain `def`
+# dependency in a worker thread, two thread hops a request (docs/performance.md#the-api-reads).
+async def get_context(request: Request) -> ApiContext:
     context: ApiContext = request.app.state.context
     return context
 
@@ -80,7 +82,7 @@ bearer_scheme = HTTPBearer(
 )
 
 
-def require_token(
+async def require_token(
     context: Context,
     credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(bearer_scheme)],
 ) -> tokens.Claims:
