@@ -46,7 +46,8 @@ test: sync tools lint typecheck ## everything CI runs: lint, types, tests (incl.
 .PHONY: fuzz
 fuzz: sync ## the ingest property tests with many more examples (HYPOTHESIS_PROFILE=fuzz; about an hour)
 	HYPOTHESIS_PROFILE=fuzz $(RUN) pytest -o timeout=7200 -p no:randomly \
-		tests/processor/test_ingest_properties.py tests/collector/test_collect_properties.py
+		tests/processor/test_ingest_properties.py tests/collector/test_collect_properties.py \
+		tests/processor/test_heart_rate_rollup.py
 
 .PHONY: demo
 demo: sync ## the local demo: PostgreSQL, sandbox, processor, API and a 12-month backfill
