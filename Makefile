@@ -50,7 +50,8 @@ dashboards: sync ## regenerate observability/grafana/dashboards/*.json from src/
 .PHONY: fuzz
 fuzz: sync ## the ingest property tests with many more examples (HYPOTHESIS_PROFILE=fuzz; about an hour)
 	HYPOTHESIS_PROFILE=fuzz $(RUN) pytest -o timeout=7200 -p no:randomly \
-		tests/processor/test_ingest_properties.py tests/collector/test_collect_properties.py
+		tests/processor/test_ingest_properties.py tests/collector/test_collect_properties.py \
+		tests/processor/test_heart_rate_rollup.py
 
 .PHONY: demo
 demo: sync ## the local demo: PostgreSQL, sandbox, processor, API and a 12-month backfill

@@ -51,12 +51,14 @@ class Sizes:
     api_concurrency: int
     floor_requests: int  # direct SQL runs per endpoint (cap)
     step_timeout: float  # any single subprocess step (collect) is killed after this
+    api_rate: float = 50.0  # open loop: requests scheduled per second, per endpoint
+    api_rate_seconds: float = 30.0  # open loop: how long that rate is kept up, per endpoint
 
     @classmethod
     def for_mode(cls, quick: bool) -> Sizes:
         if quick:
-            return cls(True, 20, 3, 10.0, 20, 2.0, 4, 10, 120.0)
-        return cls(False, 5 * 365 + 1, 10, 30.0, 2000, 20.0, 8, 300, 900.0)
+            return cls(True, 20, 3, 10.0, 20, 2.0, 4, 10, 120.0, 20.0, 2.0)
+        return cls(False, 5 * 365 + 1, 10, 30.0, 2000, 20.0, 8, 300, 900.0, 50.0, 30.0)
 
 
 @dataclass

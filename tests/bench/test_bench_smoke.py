@@ -74,13 +74,15 @@ def test_api_answers_every_request_with_what_the_sql_returns(results_dir: Path) 
     for name, endpoint in results["endpoints"].items():
         assert endpoint["status"] == 200, name
         assert endpoint["response_rows"] == endpoint["floor_rows"] > 0, name
-        for phase in ("serial", "concurrent", "floor"):
+        for phase in ("serial", "concurrent", "floor", "open_loop"):
             assert endpoint[phase]["requests"] > 0, (name, phase)
             assert endpoint[phase]["errors"] == 0, (name, phase)
             assert endpoint[phase]["p50_ms"] <= endpoint[phase]["p99_ms"], (name, phase)
     # At most one row per day of history (today's night may not have ended yet).
     assert 0 < results["endpoints"]["sleep_90d"]["floor_rows"] <= 20
     assert results["http_round_trip"]["serial"]["errors"] == 0
+    assert results["http_round_trip"]["open_loop"]["errors"] == 0
+    assert results["http_round_trip"]["open_loop"]["requests"] > 0
 
 
 def test_footprint_measures_every_service(results_dir: Path) -> None:

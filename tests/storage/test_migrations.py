@@ -65,6 +65,8 @@ BOOKKEEPING = {
     "insight_state",
     "webhook_events",  # Oura webhook events and the worker's bookkeeping (migration 0008)
     "webhook_documents",
+    "heart_rate_daily",  # the daily heart-rate rollup (0005) and the zone it is for
+    "heart_rate_daily_zone",
 }
 
 

@@ -1,22 +1,30 @@
 """Set-based SQL over the daily relations, the heart-rate table and the document archive.
 
-Every query runs in a READ ONLY transaction with a statement timeout, so the service works
-with a read-only database role and a slow query cannot pin a pooled connection. Trends are
-aggregated by PostgreSQL (`date_trunc`), never in Python loops.
+Every query runs in a READ ONLY transaction with a statement timeout (session defaults of
+each pooled connection, set on its first use; one statement per transaction), so the service
+works with a read-only database role and a slow query cannot pin a pooled connection. Trends are
+aggregated by PostgreSQL (`date_trunc`), never in Python loops. The heart-rate trend reads the
+daily rollup when it was built for the API's USER_TIMEZONE, else the samples (same answer,
+docs/architecture.md#the-daily-heart-rate-rollup).
 """
 
 from __future__ import annotations
 
 import asyncio
 import datetime as dt
+import weakref
 from dataclasses import dataclass
 from typing import Any, LiteralString
 
+import psycopg
 from psycopg import AsyncConnection, sql
-from psycopg.rows import dict_row
+from psycopg.rows import dict_row, tuple_row
 from psycopg_pool import AsyncConnectionPool
 
 from myhealth.insights import report
+from myhealth.platform.logging import get_logger
+
+log = get_logger(__name__)
 
 DAILY_COLUMNS: dict[str, tuple[str, ...]] = {
     "sleep_metrics": (
@@ -77,6 +85,25 @@ TREND_METRICS: dict[str, TrendSource] = {
 }
 
 
+# The heart-rate trend from the daily rollup, with the zone the rollup is for (one statement,
+# so one snapshot: a rebuild committing meanwhile cannot mix zones). No row: never built; a
+# zone other than %(tz)s: one row of NULL points. The numbers equal the samples' because
+# avg(integer) is sum / count in numeric, and the rollup keeps both exactly.
+_HEART_RATE_ROLLUP_TREND: LiteralString = """
+    SELECT z.timezone AS rollup_zone, t.start, t.avg, t.min, t.max, t.count
+    FROM heart_rate_daily_zone AS z
+    LEFT JOIN LATERAL (
+        SELECT date_trunc(%(bucket)s, day::timestamp)::date AS start,
+               (sum(bpm_sum) / sum(samples))::float8 AS avg, min(bpm_min)::float8 AS min,
+               max(bpm_max)::float8 AS max, sum(samples)::bigint AS count
+        FROM heart_rate_daily
+        WHERE day BETWEEN %(start)s AND %(end)s AND z.timezone = %(tz)s
+        GROUP BY 1) AS t ON true
+    WHERE z.only_row  -- the key: the planner then knows there is one row at most
+    ORDER BY t.start
+"""
+_POINT_KEYS = ("start", "avg", "min", "max", "count")
+
 # Of the pool's 10 connections, at most this many serve heavy reads at once.
 HEAVY_QUERY_LIMIT = 4
 
@@ -95,27 +122,58 @@ class Reader:
         # Heavy reads (heart-rate trends: up to years of samples) wait for one of a few slots,
         # so a burst of them never takes every pooled connection from the cheap requests.
         self._heavy = asyncio.Semaphore(heavy_queries)
-        self._prelude = sql.SQL(
-            "SET TRANSACTION READ ONLY; SET LOCAL statement_timeout = {}"
-        ).format(sql.Literal(int(statement_timeout_ms)))
+        self._statement_timeout = f"{int(statement_timeout_ms)}ms"
+        self._configured: weakref.WeakSet[AsyncConnection] = weakref.WeakSet()
+        self._reported_zone: str | None = None
 
     async def _fetch(
-        self, query: sql.Composed | sql.SQL | LiteralString, params: dict[str, Any]
-    ) -> list[dict[str, Any]]:
+        self,
+        query: sql.Composed | sql.SQL | LiteralString,
+        params: dict[str, Any],
+        row_factory: Any = dict_row,
+    ) -> list[Any]:
+        used: AsyncConnection | None = None
+        try:
+            async with self.pool.connection() as conn:
+                used = conn
+                return await self._run(conn, query, params, row_factory)
+        except psycopg.OperationalError:
+            if used is None or not used.broken:  # a timeout, the database refusing: not ours
+                raise
+        # The connection was dead (the database restarted since it was last used; the pool
+        # does not check connections on checkout, a round trip each): replace every idle one
+        # that is dead too, then read once more on a fresh connection. Reads are idempotent.
+        await self.pool.check()
         async with self.pool.connection() as conn:
-            return await self._run(conn, query, params)
+            return await self._run(conn, query, params, row_factory)
 
     async def _run(
         self,
         conn: AsyncConnection,
         query: sql.Composed | sql.SQL | LiteralString,
         params: dict[str, Any],
-    ) -> list[dict[str, Any]]:
-        async with conn.transaction():
-            await conn.execute(self._prelude)
-            cursor = conn.cursor(row_factory=dict_row)
-            await cursor.execute(query, params)
-            return await cursor.fetchall()
+        row_factory: Any = dict_row,
+    ) -> list[Any]:
+        if conn not in self._configured:
+            await self._configure(conn)
+        cursor = conn.cursor(row_factory=row_factory)
+        await cursor.execute(query, params)
+        return await cursor.fetchall()
+
+    async def _configure(self, conn: AsyncConnection) -> None:
+        """Make every statement on `conn` its own READ ONLY transaction with the statement
+        timeout: session defaults set once per connection, so a read is one round trip
+        (BEGIN, settings, query and COMMIT were four; on a busy machine each round trip is
+        two processes waiting for a CPU)."""
+        await conn.set_autocommit(True)
+        # No JIT: these reads take milliseconds, and compiling costs tens of them whenever
+        # a row estimate is off (seen: 28 ms of JIT for a 0.2 ms rollup read).
+        await conn.execute(
+            "SELECT set_config('default_transaction_read_only', 'on', false),"
+            " set_config('statement_timeout', %s, false), set_config('jit', 'off', false)",
+            (self._statement_timeout,),
+        )
+        self._configured.add(conn)
 
     async def daily(self, relation: str, start: dt.date, end: dt.date) -> list[dict[str, Any]]:
         """Rows of one daily relation with `date` in [start, end], ordered by date."""
@@ -164,9 +222,30 @@ class Reader:
             ).format(column=sql.Identifier(source.column), relation=sql.Identifier(source.relation))
         params = {"bucket": bucket, "start": start, "end": end, "tz": timezone}
         if source.relation == HEART_RATE:
+            rows = await self._heart_rate_rollup_trend(params)
+            if rows is not None:
+                return rows
             async with self._heavy:
                 return await self._fetch(query, params)
         return await self._fetch(query, params)
+
+    async def _heart_rate_rollup_trend(self, params: dict[str, Any]) -> list[dict[str, Any]] | None:
+        """The heart-rate trend from the daily rollup; None when the rollup is not built for
+        `params["tz"]` (never serve days of another zone: the caller reads the samples)."""
+        rows = await self._fetch(_HEART_RATE_ROLLUP_TREND, params, row_factory=tuple_row)
+        zone = rows[0][0] if rows else None
+        if zone == params["tz"]:
+            # (zone, start, avg, min, max, count): one dict per point, the zone left out.
+            return [dict(zip(_POINT_KEYS, row[1:], strict=True)) for row in rows if row[1]]
+        if zone != self._reported_zone:  # once per zone seen, not once per request
+            self._reported_zone = zone
+            log.warning(
+                "the daily heart-rate rollup is not for USER_TIMEZONE: reading the samples "
+                "(slower); give the processor the same USER_TIMEZONE",
+                rollup_timezone=zone,
+                user_timezone=params["tz"],
+            )
+        return None
 
     async def documents(
         self,
@@ -238,26 +317,36 @@ class Reader:
             return await self._fetch(query, params)
 
     async def dashboard(self) -> dict[str, Any]:
-        """The latest date, its scores with 7/30-day means, and the most recent collector run."""
+        """The latest date, its scores with 7/30-day means, and the most recent collector run.
+
+        The latest date comes from the tables' day indexes (the days the three daily views
+        have: daily_sleep, main sleep periods, daily_activity, daily_readiness), and each
+        view is read through a range on the scalar date, which reaches the views' day
+        indexes; a join condition alone would not, and every view would be read whole."""
         query: LiteralString = """
             WITH latest AS (
-                SELECT max(date) AS date FROM (
-                    SELECT max(date) AS date FROM sleep_metrics
-                    UNION ALL SELECT max(date) FROM activity_metrics
-                    UNION ALL SELECT max(date) FROM readiness_metrics) AS d),
+                SELECT greatest(
+                    (SELECT max(day) FROM daily_sleep),
+                    (SELECT max(day) FROM sleep_periods WHERE type IN ('long_sleep', 'sleep')),
+                    (SELECT max(day) FROM daily_activity),
+                    (SELECT max(day) FROM daily_readiness)) AS date),
             sleep AS (
                 SELECT max(s.score) FILTER (WHERE s.date = l.date) AS score,
                        avg(s.score) FILTER (WHERE s.date > l.date - 7)::float8 AS avg_7d,
                        avg(s.score)::float8 AS avg_30d
                 FROM latest AS l JOIN sleep_metrics AS s
-                  ON s.date BETWEEN l.date - 29 AND l.date),
+                  ON s.date BETWEEN l.date - 29 AND l.date
+                WHERE s.date BETWEEN (SELECT date FROM latest) - 29
+                                  AND (SELECT date FROM latest)),
             activity AS (
                 SELECT max(a.score) FILTER (WHERE a.date = l.date) AS score,
                        avg(a.score) FILTER (WHERE a.date > l.date - 7)::float8 AS avg_7d,
                        avg(a.score)::float8 AS avg_30d,
                        max(a.steps) FILTER (WHERE a.date = l.date) AS steps
                 FROM latest AS l JOIN activity_metrics AS a
-                  ON a.date BETWEEN l.date - 29 AND l.date),
+                  ON a.date BETWEEN l.date - 29 AND l.date
+                WHERE a.date BETWEEN (SELECT date FROM latest) - 29
+                                  AND (SELECT date FROM latest)),
             readiness AS (
                 SELECT max(r.score) FILTER (WHERE r.date = l.date) AS score,
                        avg(r.score) FILTER (WHERE r.date > l.date - 7)::float8 AS avg_7d,
@@ -265,7 +354,9 @@ class Reader:
                        max(r.hrv) FILTER (WHERE r.date = l.date) AS hrv,
                        max(r.resting_hr) FILTER (WHERE r.date = l.date) AS resting_hr
                 FROM latest AS l JOIN readiness_metrics AS r
-                  ON r.date BETWEEN l.date - 29 AND l.date),
+                  ON r.date BETWEEN l.date - 29 AND l.date
+                WHERE r.date BETWEEN (SELECT date FROM latest) - 29
+                                  AND (SELECT date FROM latest)),
             last_run AS (
                 SELECT finished_at, status, cardinality(data_types) AS data_types
                 FROM sync_runs ORDER BY started_at DESC, run_id DESC LIMIT 1)
@@ -284,7 +375,8 @@ class Reader:
             LEFT JOIN last_run ON true
         """
         rows = await self._fetch(query, {})
-        return rows[0]
+        row: dict[str, Any] = rows[0]
+        return row
 
     async def insights(
         self, date: dt.date | None

@@ -51,7 +51,9 @@ class ApiContext:
     draining: bool = field(default=False)
 
 
-def get_context(request: Request) -> ApiContext:
+# The dependencies are `async def` although they never await: FastAPI runs a plain `def`
+# dependency in a worker thread, two thread hops a request (docs/performance.md#the-api-reads).
+async def get_context(request: Request) -> ApiContext:
     context: ApiContext = request.app.state.context
     return context
 

@@ -32,7 +32,12 @@ from myhealth.platform.body_limit import BodyLimitMiddleware
 from myhealth.platform.config import ApiSettings, load
 from myhealth.platform.errors import UserFacingError
 from myhealth.platform.http import serve, uvicorn_config
-from myhealth.platform.metrics import HttpMetrics, PoolMetrics, instrument, new_registry
+from myhealth.platform.metrics import (
+    HttpInstrumentation,
+    HttpMetrics,
+    PoolMetrics,
+    new_registry,
+)
 from myhealth.storage.db import create_pool, create_probe_pool, describe
 from myhealth.webhooks.receiver import Receiver, webhook_router
 
@@ -71,7 +76,11 @@ def _validation_detail(exc: RequestValidationError) -> str:
 
 def create_app(settings: ApiSettings, *, pool: AsyncConnectionPool | None = None) -> FastAPI:
     """The whole API. Opens (and later closes) `pool`, or a pool it creates from settings."""
-    pool = pool or create_pool(settings.database_url, min_size=1, max_size=10, name=SERVICE)
+    # No check on checkout (a round trip per request): the reader retries a read whose
+    # connection turned out dead (docs/performance.md#the-api-reads).
+    pool = pool or create_pool(
+        settings.database_url, min_size=1, max_size=10, name=SERVICE, check_on_checkout=False
+    )
     probe_pool = create_probe_pool(settings.database_url, name=SERVICE)
     registry = new_registry(SERVICE)
     http_metrics = HttpMetrics(registry, SERVICE)
@@ -159,7 +168,7 @@ def create_app(settings: ApiSettings, *, pool: AsyncConnectionPool | None = None
             max_age=600,
         )
     app.add_middleware(guards.SecurityHeadersMiddleware, docs_paths=[DOCS_URL])
-    app.middleware("http")(instrument(app, http_metrics))
+    app.add_middleware(HttpInstrumentation, metrics=http_metrics)
     return app
 
 

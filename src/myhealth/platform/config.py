@@ -109,7 +109,9 @@ class ProcessorSettings(HttpServiceSettings):
     PORT: int = Field(default=8081, ge=1, le=65535)
     INGEST_TOKEN: SecretStr | None = None
     INGEST_MAX_BYTES: int = Field(default=10_485_760, ge=1024)
-    # The insight gauges date the latest day by its local midnight.
+    # The insight gauges date the latest day by its local midnight, and the daily heart-rate
+    # rollup's days are local days; the API's zone must be the same for it to read the rollup
+    # (docs/architecture.md#the-daily-heart-rate-rollup).
     USER_TIMEZONE: str = "UTC"
 
     _tz = field_validator("USER_TIMEZONE")(classmethod(lambda cls, v: _zone(v)))

@@ -25,7 +25,7 @@ from psycopg_pool import AsyncConnectionPool
 from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Match
-from starlette.types import ASGIApp, Scope
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from myhealth import __version__
 from myhealth.platform.logging import get_logger
@@ -104,9 +104,25 @@ def _match(routes: Iterable[Any], scope: Scope) -> str | None:
 QUIET_ROUTES = frozenset({"/health", "/ready", "/metrics"})
 
 
+def _finished(metrics: HttpMetrics, request: Request, status: int, elapsed: float) -> None:
+    """Record one finished request: its metrics, and its log line unless it is a probe."""
+    route = route_template(request)
+    metrics.in_flight.labels(metrics.service).dec()
+    metrics.observe(request.method, route, status, elapsed)
+    if route not in QUIET_ROUTES:
+        get_logger("http").info(
+            "request",
+            method=request.method,
+            route=route,
+            status=status,
+            duration_ms=round(elapsed * 1000, 2),
+        )
+
+
 def instrument(app: ASGIApp, metrics: HttpMetrics) -> Callable[..., Awaitable[Response]]:
-    """Return an HTTP middleware that records metrics and one log line per request."""
-    log = get_logger("http")
+    """Return an HTTP middleware (`app.middleware("http")`) that records metrics and one log
+    line per request. `HttpInstrumentation` does the same as a pure ASGI middleware, without
+    the task and streams `call_next` costs on every request."""
 
     async def middleware(
         request: Request, call_next: Callable[[Request], Awaitable[Response]]
@@ -119,20 +135,38 @@ def instrument(app: ASGIApp, metrics: HttpMetrics) -> Callable[..., Awaitable[Re
             status = response.status_code
             return response
         finally:
-            elapsed = time.perf_counter() - started
-            route = route_template(request)
-            metrics.in_flight.labels(metrics.service).dec()
-            metrics.observe(request.method, route, status, elapsed)
-            if route not in QUIET_ROUTES:
-                log.info(
-                    "request",
-                    method=request.method,
-                    route=route,
-                    status=status,
-                    duration_ms=round(elapsed * 1000, 2),
-                )
+            _finished(metrics, request, status, time.perf_counter() - started)
 
     return middleware
+
+
+class HttpInstrumentation:
+    """Metrics and one log line per HTTP request, as a pure ASGI middleware (add it last, so
+    it is outermost and sees every final status). The status is the one the response started
+    with; 500 when the app raised before starting one."""
+
+    def __init__(self, app: ASGIApp, metrics: HttpMetrics) -> None:
+        self.app = app
+        self.metrics = metrics
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        started = time.perf_counter()
+        self.metrics.in_flight.labels(self.metrics.service).inc()
+        status = 500
+
+        async def recording_send(message: Message) -> None:
+            nonlocal status
+            if message["type"] == "http.response.start":
+                status = message["status"]
+            await send(message)
+
+        try:
+            await self.app(scope, receive, recording_send)
+        finally:
+            _finished(self.metrics, Request(scope), status, time.perf_counter() - started)
 
 
 def metrics_response(registry: CollectorRegistry) -> Response:

@@ -14,6 +14,7 @@ Ctrl-C forces the exit. A batch is one transaction, so an interrupted one leaves
 from __future__ import annotations
 
 import argparse
+import asyncio
 import contextlib
 from collections.abc import AsyncIterator, Iterator, Mapping
 from typing import Any
@@ -29,6 +30,7 @@ from myhealth.platform.body_limit import BodyLimitMiddleware
 from myhealth.platform.config import OuraSettings, ProcessorSettings, load
 from myhealth.platform.http import serve, serve_in_thread, uvicorn_config
 from myhealth.platform.metrics import HttpMetrics, PoolMetrics, instrument, new_registry
+from myhealth.processor import rollup_zone
 from myhealth.processor.db_metrics import DatabaseMetrics
 from myhealth.processor.observability import SERVICE, IngestMetrics
 from myhealth.processor.routes import ProcessorState, add_routes, install_error_handlers
@@ -81,11 +83,15 @@ def create_app(
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         await pool.open(wait=False)
         await probe_pool.open(wait=False)
+        rollup = asyncio.create_task(rollup_zone.ensure_zone(pool, settings.USER_TIMEZONE))
         async with running_worker(worker, webhook_oura):
             try:
                 yield
             finally:
                 state.draining = True
+                rollup.cancel()
+                with contextlib.suppress(asyncio.CancelledError):
+                    await rollup
             await probe_pool.close()
             await pool.close()
 

@@ -39,6 +39,7 @@ from myhealth.oura import models
 from myhealth.oura.catalog import DATA_TYPES, DataType
 from myhealth.platform.bounded_json import ReceivedDocument, printable, read_document
 from myhealth.platform.logging import get_logger
+from myhealth.storage import heart_rate_daily
 
 log = get_logger(__name__)
 
@@ -459,6 +460,8 @@ async def _write_once(conn: AsyncConnection[Any], batch: PreparedBatch) -> Batch
                 (archive_inserted if inserted else archive_updated).add(key)
         cursor = await conn.execute(_typed_upsert(batch.shape), (batch.typed_payload,))
         typed_rows = await cursor.fetchall()
+        if not archived and typed_rows:  # samples were inserted or revised: their days change
+            await heart_rate_daily.refresh(conn, [doc.identity[0] for doc in unique])
 
     if archived:
         typed_changed = {key for key, _ in typed_rows}

@@ -44,13 +44,20 @@ def connect(url: str, *, autocommit: bool = False) -> Iterator[psycopg.Connectio
 
 
 def create_pool(
-    url: str, *, min_size: int = 1, max_size: int = 10, name: str
+    url: str,
+    *,
+    min_size: int = 1,
+    max_size: int = 10,
+    name: str,
+    check_on_checkout: bool = True,
 ) -> AsyncConnectionPool:
     """An async pool for the HTTP services; opened by the app's lifespan, not here.
 
     The pool does not wait for the database at start: readiness (`/ready`) reports it.
     Every connection is checked before it is handed out, so after a database restart the
     stale connections are replaced instead of failing one request each (see `_StaleSweeper`).
+    `check_on_checkout=False` leaves that to the caller, saving a round trip per checkout:
+    the API's reader retries a read once on a fresh connection instead (api/queries.py).
     """
     sweeper = _StaleSweeper()
     pool: AsyncConnectionPool = AsyncConnectionPool(
@@ -60,7 +67,7 @@ def create_pool(
         name=name,
         open=False,
         timeout=CONNECT_TIMEOUT_SECONDS,
-        check=sweeper,
+        check=sweeper if check_on_checkout else None,
         kwargs={"connect_timeout": CONNECT_TIMEOUT_SECONDS, "autocommit": False},
     )
     sweeper.pool = pool

@@ -47,6 +47,9 @@ READER_RELATIONS = frozenset(
         "tags",
         "vo2_max",
         "workouts",
+        # the daily heart-rate rollup (the API's heart-rate trend) and the zone it is for
+        "heart_rate_daily",
+        "heart_rate_daily_zone",
         # the daily views
         "activity_metrics",
         "latest_daily_activity",
