@@ -26,11 +26,16 @@ PostgreSQL refuses to update the same row twice in one statement.
 from __future__ import annotations
 
 import datetime as dt
+import functools
 import json
+import operator
+import types
+import typing
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
+import msgspec
 import psycopg
 from psycopg import AsyncConnection, sql
 
@@ -51,6 +56,7 @@ _BIGINT_TYPES = frozenset({"bigint"})
 NUMBER_OUT_OF_RANGE = "number_out_of_range"
 DATABASE_REFUSED = "database_refused"
 STATEMENT_TIMEOUT_SECONDS = 60
+_ENCODER = msgspec.json.Encoder()
 
 
 @dataclass(frozen=True)
@@ -177,6 +183,27 @@ def received(values: Sequence[Any]) -> list[ReceivedDocument]:
     return documents
 
 
+@functools.cache
+def _json_object_fields(data_type: str) -> tuple[str, ...]:
+    """Fields holding JSON objects (or arrays of them) of any content, e.g. daily activity's
+    1,440 MET values: validated as objects, their members are the decoded JSON values
+    already, so they go into the typed row as they are (`model_dump` would walk and copy
+    every element to the same result)."""
+
+    def is_object(annotation: Any) -> bool:
+        origin = typing.get_origin(annotation)
+        if origin is typing.Annotated:
+            return is_object(typing.get_args(annotation)[0])
+        if origin in (typing.Union, types.UnionType):
+            return any(is_object(arg) for arg in typing.get_args(annotation))
+        if origin is list:
+            return is_object(typing.get_args(annotation)[0])
+        return origin is dict
+
+    fields = models.MODELS[data_type].model_fields
+    return tuple(name for name, info in fields.items() if is_object(info.annotation))
+
+
 def validate(
     data_type: DataType, shape: TableShape, documents: Sequence[ReceivedDocument]
 ) -> tuple[list[_Valid], list[_Rejected]]:
@@ -190,6 +217,10 @@ def validate(
         if sql_type in _INT_TYPES | _BIGINT_TYPES
     ]
     archived = data_type.name != "heartrate"
+    key_of = operator.attrgetter(*data_type.key)
+    single_key = len(data_type.key) == 1
+    objects = [name for name in _json_object_fields(data_type.name) if name in include]
+    scalars = include.difference(objects)
     for index, raw in enumerate(documents):
         if raw.problem is not None:
             document_id = _best_effort_id(data_type, raw.value)
@@ -198,7 +229,9 @@ def validate(
             continue
         try:
             document = models.parse(data_type.name, raw.value)
-            row = document.model_dump(mode="json", include=include)
+            row = document.model_dump(mode="json", include=scalars)
+            for name in objects:  # already plain JSON values: dumping would only copy them
+                row[name] = getattr(document, name)
             if problem := _out_of_range(int_columns, row):
                 raise models.InvalidDocument(problem, NUMBER_OUT_OF_RANGE)
         except models.InvalidDocument as exc:
@@ -206,7 +239,7 @@ def validate(
             rejection = Rejection(index, document_id, exc.code, str(exc))
             rejected.append(_Rejected(raw, rejection))
             continue
-        identity = tuple(getattr(document, field) for field in data_type.key)
+        identity = (key_of(document),) if single_key else key_of(document)
         key = models.document_key(data_type.name, document) if archived else ""
         day = models.document_day(data_type.name, document) if archived else None
         valid.append(_Valid(index, identity, key, raw, row, day))
@@ -299,7 +332,9 @@ def _payloads(archived: bool, unique: list[_Valid]) -> tuple[str, str]:
         if archived
         else "[]"
     )
-    typed = json.dumps([doc.row for doc in unique], separators=(",", ":"))
+    # msgspec writes the same JSON values as json.dumps, five times faster (non-ASCII as
+    # UTF-8 rather than escapes, exponents as `1e16` rather than `1e+16`: the same jsonb).
+    typed = _ENCODER.encode([doc.row for doc in unique]).decode()
     return archive, typed
 
 
