@@ -68,9 +68,9 @@ class Replay:
             if kept[0]["status"] == 200:
                 self.answers[key] = kept
             return
-        start, body = kept
+        start, content = kept
         await send(start)
-        await send({"type": "http.response.body", "body": body, "more_body": False})
+        await send({"type": "http.response.body", "body": content, "more_body": False})
 
     async def _record(self, scope: Scope, receive: Receive, send: Send) -> tuple[Message, bytes]:
         """Run the sandbox for this request, passing its answer on and keeping a copy."""
