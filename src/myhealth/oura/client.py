@@ -27,12 +27,10 @@ from collections import Counter
 from collections.abc import AsyncIterator, Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from types import TracebackType
-from typing import Any, Self, TypeVar
+from typing import TYPE_CHECKING, Any, Self, TypeVar
 from urllib.parse import quote
 
 import httpx
-from prometheus_client import CollectorRegistry
-from prometheus_client import Counter as PromCounter
 
 from myhealth.oura.auth import TokenProvider, token_provider
 from myhealth.oura.catalog import DataType
@@ -55,6 +53,10 @@ from myhealth.platform.bounded_json import (
 )
 from myhealth.platform.config import OuraSettings
 from myhealth.platform.retry import DEFAULT_RETRY, RetryPolicy, TransientFailure
+
+if TYPE_CHECKING:
+    from prometheus_client import CollectorRegistry
+    from prometheus_client import Counter as PromCounter
 
 __all__ = [
     "AccessForbidden",
@@ -132,6 +134,9 @@ class OuraClient:
         self._prom_requests: PromCounter | None = None
         self._prom_retries: PromCounter | None = None
         if registry is not None:
+            # Imported here: `myhealth collect` counts without Prometheus and starts faster.
+            from prometheus_client import Counter as PromCounter
+
             self._prom_requests = PromCounter(
                 "myhealth_oura_requests_total",
                 "Requests made to the Oura API, by route template and status.",
