@@ -44,6 +44,8 @@ HEARTRATE_BATCH_FACTOR = 10
 # 3.4 MB, and ten times that once decoded in the processor; smaller requests keep the memory
 # of both processes flat however large the documents (docs/performance.md#memory).
 BATCH_MAX_CHARACTERS = 1_000_000
+# Documents shorter than this are kept as fetched (`lean`): too small to be worth a copy.
+LEAN_FROM_CHARACTERS = 2_000
 
 # What a user should do about failures whose message does not already say it (the Oura
 # client's 401/403/426 messages do); docs/troubleshooting.md has the detail.
@@ -271,8 +273,10 @@ def lean(document: dict[str, Any]) -> dict[str, Any]:
     text (what is sent) and its top-level scalars (its key and day), without the decoded
     arrays and objects, which take ten times the memory of their text (a daily activity's
     1,440 MET values) and which the collector never reads."""
-    if not isinstance(document, Raw) or not any(
-        isinstance(value, dict | list) for value in document.values()
+    if (
+        not isinstance(document, Raw)
+        or len(document.json_text) < LEAN_FROM_CHARACTERS
+        or not any(isinstance(value, dict | list) for value in document.values())
     ):
         return document
     scalars = {key: value for key, value in document.items() if not isinstance(value, dict | list)}

@@ -273,7 +273,8 @@ class OuraClient:
                     f"{route}: more than {self._max_pages} pages for one window; stopped"
                 )
             samples = _page_documents(route, body)
-            resume = _resume_at(samples, cursor) if _next_token(route, body) else chunk_end
+            instants = [_instant_of(sample) for sample in samples]
+            resume = _resume_at(instants, cursor) if _next_token(route, body) else chunk_end
             if resume is None:
                 # Chunks are disjoint half-open intervals, so de-duplication stays per chunk
                 # (bounded memory on multi-year backfills).
@@ -282,7 +283,7 @@ class OuraClient:
                     yield _within(page, cursor, chunk_end, seen)
                 cursor = chunk_end
                 continue
-            yield _within(samples, cursor, resume, set())
+            yield _within(samples, cursor, resume, set(), instants)
             cursor = resume
 
     async def _fetch_single_object(
@@ -525,11 +526,10 @@ def heart_rate_lanes(
     return list(itertools.pairwise(bounds))
 
 
-def _resume_at(samples: Sequence[Mapping[str, Any]], cursor: dt.datetime) -> dt.datetime | None:
-    """Where the request after this full page starts: the page's last instant (samples of it
-    may continue on the next page, so they are left to the next request), or None when the
-    page's instants are unreadable, out of order or not past `cursor`."""
-    instants = [_instant_of(sample) for sample in samples]
+def _resume_at(instants: Sequence[dt.datetime | None], cursor: dt.datetime) -> dt.datetime | None:
+    """Where the request after a full page with these sample instants starts: its last
+    instant (samples of it may continue on the next page, so they are left to the next
+    request), or None when an instant is unreadable, out of order or not past `cursor`."""
     if not instants or None in instants:
         return None
     readable = [instant for instant in instants if instant is not None]
@@ -544,12 +544,15 @@ def _within(
     low: dt.datetime,
     high: dt.datetime,
     seen: set[tuple[dt.datetime, Any]],
+    instants: Sequence[dt.datetime | None] | None = None,
 ) -> list[dict[str, Any]]:
     """The samples of `page` in [low, high), each (instant, source) once; a sample whose
-    timestamp cannot be read goes on, for the processor to judge."""
+    timestamp cannot be read goes on, for the processor to judge. `instants`: the samples'
+    instants when already read."""
     kept = []
-    for sample in page:
-        instant = _instant_of(sample)
+    if instants is None:
+        instants = [_instant_of(sample) for sample in page]
+    for sample, instant in zip(page, instants, strict=True):
         if instant is None:
             kept.append(sample)
             continue
