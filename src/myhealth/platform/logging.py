@@ -14,7 +14,7 @@ from myhealth import __version__
 
 # structlog's console renderer imports rich, when it is installed, for tracebacks it would
 # draw itself: 10 MB in every service, for tracebacks that `format_exc_info` below has already
-# turned into text (docs/performance.md#footprint). rich is hidden while structlog loads; the
+# turned into text (docs/performance.md#idle-footprint). rich is hidden while structlog loads; the
 # collector's progress bars import it as usual afterwards.
 _HIDE_RICH = "rich" not in sys.modules
 if _HIDE_RICH:
