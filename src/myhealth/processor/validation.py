@@ -12,6 +12,7 @@ import datetime as dt
 import functools
 import json
 import operator
+import re
 import types
 import typing
 from collections.abc import Sequence
@@ -161,6 +162,40 @@ def _json_object_fields(data_type: str) -> tuple[str, ...]:
     return tuple(name for name, info in fields.items() if is_object(info.annotation))
 
 
+# Heart rate's usual sample, validated without the model (docs/performance.md#ingest): the
+# model costs more than anything else per sample, and there are hundreds of thousands. Only
+# a sample that is plainly valid is taken here; anything else (another key, a naive or
+# unusual timestamp, a float or boolean where an integer goes, a year out of range) goes to
+# the model, which decides and words the rejection (tests/processor/test_validation.py holds
+# this to the model's answers).
+_USUAL_TIMESTAMP = re.compile(r"(\d{4})-\d\d-\d\dT\d\d:\d\d:\d\d(?:\.\d{1,6})?(?:Z|[+-]\d\d:\d\d)")
+_SAMPLE_KEYS = frozenset({"timestamp", "timestamp_unix", "bpm", "source"})
+_SAMPLE_ROW = frozenset({"timestamp", "source", "bpm"})
+
+
+def usual_sample(value: Any) -> tuple[dt.datetime, dict[str, Any]] | None:
+    """A heart-rate sample's instant and typed row when it has the usual shape and is valid,
+    else None (then the model decides)."""
+    if type(value) is not dict or not value.keys() <= _SAMPLE_KEYS:
+        return None
+    timestamp, bpm, source = value.get("timestamp"), value.get("bpm"), value.get("source")
+    unix = value.get("timestamp_unix")
+    if type(timestamp) is not str or type(bpm) is not int or type(source) is not str:
+        return None
+    if (unix is not None and type(unix) is not int) or not _INT32[0] <= bpm <= _INT32[1]:
+        return None
+    match = _USUAL_TIMESTAMP.fullmatch(timestamp)
+    if match is None or not models.FIRST_YEAR <= int(match.group(1)) <= models.LAST_YEAR:
+        return None
+    try:
+        instant = dt.datetime.fromisoformat(timestamp)
+    except ValueError:
+        return None
+    if not models.FIRST_YEAR <= instant.astimezone(dt.UTC).year <= models.LAST_YEAR:
+        return None
+    return instant, {"timestamp": instant.isoformat(), "source": source, "bpm": bpm}
+
+
 def validate(
     data_type: DataType, shape: TableShape, documents: Sequence[ReceivedDocument]
 ) -> tuple[list[Valid], list[Rejected]]:
@@ -178,11 +213,16 @@ def validate(
     single_key = len(data_type.key) == 1
     objects = [name for name in _json_object_fields(data_type.name) if name in include]
     scalars = include.difference(objects)
+    samples = data_type.name == "heartrate" and scalars == _SAMPLE_ROW and not objects
     for index, raw in enumerate(documents):
         if raw.problem is not None:
             document_id = best_effort_id(data_type, raw.value)
             rejection = Rejection(index, document_id, raw.problem.code.value, raw.problem.message)
             rejected.append(Rejected(raw, rejection))
+            continue
+        if samples and (usual := usual_sample(raw.value)):
+            instant, row = usual
+            valid.append(Valid(index, (instant, row["source"]), "", raw, row, None))
             continue
         try:
             document = models.parse(data_type.name, raw.value)
