@@ -16,6 +16,7 @@ import datetime as dt
 import json
 import math
 import time
+import zoneinfo
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -25,6 +26,7 @@ import httpx
 import psycopg
 from psycopg import sql
 
+from bench import replay
 from bench.common import (
     INGEST_TOKEN,
     SEED,
@@ -47,6 +49,7 @@ from myhealth.sandbox.state import Faults
 
 HEART_RATE = "heartrate"
 ARCHIVE = "oura_documents"
+TIMEZONE = "UTC"
 
 
 def databases(ctx: Context) -> Databases:
@@ -69,7 +72,7 @@ def collector_env(
 ) -> dict[str, str]:
     return {
         "DATABASE_URL": database_url,
-        "USER_TIMEZONE": "UTC",
+        "USER_TIMEZONE": TIMEZONE,
         "OURA_API_BASE_URL": sandbox_url,
         "OURA_TOKEN_URL": f"{sandbox_url}/oauth/token",
         "OURA_API_KEY": "bench-static-token",  # the sandbox takes any bearer
@@ -79,26 +82,38 @@ def collector_env(
     }
 
 
-def _sandbox_requests(client: httpx.Client, sandbox_url: str) -> dict[str, int]:
-    stats = client.get(f"{sandbox_url}/_sandbox/stats").json()
-    return {
+def _sandbox_requests(client: httpx.Client, sandbox_url: str) -> tuple[dict[str, int], int]:
+    """Oura requests since the last reset, by route, and how many the replay layer did not
+    have from the warm-up (bench.replay)."""
+    stats = client.get(f"{sandbox_url}{replay.REQUESTS_PATH}").json()
+    requests = {
         route: count
         for route, count in stats["requests_by_route"].items()
         if "/usercollection/" in route
     }
+    return requests, int(stats["misses"])
 
 
 @contextmanager
 def pipeline(ctx: Context, database_url: str) -> Iterator[tuple[Any, Any]]:
     logs = log_dir(ctx)
-    with start_sandbox(ctx, logs) as sandbox, start_processor(database_url, logs) as processor:
+    with (
+        start_sandbox(ctx, logs, replay=True) as sandbox,
+        start_processor(database_url, logs) as processor,
+    ):
         yield sandbox, processor
+
+
+def warm_up(ctx: Context, sandbox: Any, start: dt.date) -> int:
+    """Every answer of [start, today] fetched once before the clock starts (bench.replay)."""
+    return replay.warm(sandbox.url, start, ctx.today, zoneinfo.ZoneInfo(TIMEZONE))
 
 
 def collect(
     ctx: Context, database_url: str, sandbox: Any, processor: Any
-) -> tuple[Finished, dict[str, int]]:
-    """One `myhealth collect` subprocess; the Oura requests it made, by route."""
+) -> tuple[Finished, dict[str, int], int]:
+    """One `myhealth collect` subprocess; the Oura requests it made, by route, and those the
+    replay layer had to pass to the sandbox."""
     with httpx.Client(timeout=10) as client:
         client.post(f"{sandbox.url}/_sandbox/reset")
         finished = run_measured(
@@ -106,12 +121,12 @@ def collect(
             collector_env(ctx, database_url, sandbox.url, processor.url),
             ctx.sizes.step_timeout,
         )
-        requests = _sandbox_requests(client, sandbox.url)
+        requests, misses = _sandbox_requests(client, sandbox.url)
     if finished.returncode != 0:
         raise RuntimeError(
             f"myhealth collect exited {finished.returncode}:\n{finished.stderr[-4000:]}"
         )
-    return finished, requests
+    return finished, requests, misses
 
 
 def stored_counts(database_url: str) -> dict[str, int]:
@@ -249,8 +264,9 @@ def run_backfill(ctx: Context) -> dict[str, Any]:
     dbs = databases(ctx)
     url = dbs.fresh("backfill")
     with pipeline(ctx, url) as (sandbox, processor):
+        warm_up(ctx, sandbox, ctx.first_day)
         cpu_before = processor.cpu_seconds, sandbox.cpu_seconds, dbs.cpu_seconds()
-        finished, requests = collect(ctx, url, sandbox, processor)
+        finished, requests, misses = collect(ctx, url, sandbox, processor)
         processor_cpu = round(processor.cpu_seconds - cpu_before[0], 2)
         sandbox_cpu = round(sandbox.cpu_seconds - cpu_before[1], 2)
         postgres_cpu = round(dbs.cpu_seconds() - cpu_before[2], 2)
@@ -282,6 +298,7 @@ def run_backfill(ctx: Context) -> dict[str, Any]:
         "samples_per_second": round(samples / seconds, 1),
         "oura_requests": sum(made.values()),
         "oura_requests_minimum": sum(minimum.values()),
+        "oura_requests_not_replayed": misses,
         "collector_peak_rss_mib": finished.max_rss_mib,
         "collector_cpu_seconds": finished.cpu_seconds,
         "processor_cpu_seconds": processor_cpu,
@@ -319,7 +336,8 @@ def run_backfill(ctx: Context) -> dict[str, Any]:
             ["processor CPU, s", processor_cpu, None, None],
             ["PostgreSQL CPU, s", postgres_cpu, floor["postgres_cpu_seconds"],
              ratio(postgres_cpu, floor["postgres_cpu_seconds"])],
-            ["sandbox CPU (Oura's side), s", sandbox_cpu, None, None],
+            ["sandbox CPU (Oura's side, replayed), s", sandbox_cpu, None, None],
+            ["Oura requests not replayed", misses, None, None],
             ["collector peak RSS, MiB", finished.max_rss_mib, None, None],
             ["processor peak RSS, MiB", processor_peak, None, None],
         ],
@@ -362,8 +380,9 @@ def run_incremental(ctx: Context) -> dict[str, Any]:
     url = backfilled(ctx)
     runs = []
     with pipeline(ctx, url) as (sandbox, processor):
+        warm_up(ctx, sandbox, ctx.today - dt.timedelta(days=7))
         for _ in range(3 if not ctx.sizes.quick else 1):
-            finished, requests = collect(ctx, url, sandbox, processor)
+            finished, requests, misses = collect(ctx, url, sandbox, processor)
             runs.append((finished, requests))
     with psycopg.connect(url) as conn:
         row = conn.execute(
@@ -384,6 +403,7 @@ def run_incremental(ctx: Context) -> dict[str, Any]:
         "collector_peak_rss_mib": max(finished.max_rss_mib for finished, _ in runs),
         "collector_cpu_seconds_median": sorted(f.cpu_seconds for f, _ in runs)[len(runs) // 2],
         "refetch_days": 7,
+        "oura_requests_not_replayed": misses,
     }
     summary = table(
         "incremental run: nothing new since the backfill (re-fetches the trailing 7 days)",

@@ -268,7 +268,7 @@ def base_env() -> dict[str, str]:
     return env
 
 
-def start_sandbox(ctx: Context, log_dir: Path) -> Service:
+def start_sandbox(ctx: Context, log_dir: Path, *, replay: bool = False) -> Service:
     return Service(
         "sandbox",
         [
@@ -280,6 +280,7 @@ def start_sandbox(ctx: Context, log_dir: Path) -> Service:
             ctx.first_day.isoformat(),
             "--seed",
             str(SEED),
+            *(["--replay"] if replay else []),
         ],
         {},
         free_port(),

@@ -10,7 +10,9 @@ from __future__ import annotations
 
 import asyncio
 import datetime as dt
+import json
 import time
+from collections.abc import Sequence
 from typing import Any
 
 from bench.backfill import databases, log_dir
@@ -25,6 +27,7 @@ from bench.common import (
     write_result,
 )
 from myhealth.collector.ingest import ProcessorClient
+from myhealth.platform.bounded_json import RawJsonObject
 from myhealth.platform.retry import DEFAULT_RETRY
 from myhealth.sandbox.generator import Person
 
@@ -66,8 +69,13 @@ def documents(person: Person, data_type: str, count: int) -> list[dict[str, Any]
     return out[:count]
 
 
+def as_fetched(document: dict[str, Any]) -> RawJsonObject:
+    """A document as the Oura client hands it to the collector: its text and its members."""
+    return RawJsonObject(json.dumps(document, separators=(",", ":")), document)
+
+
 async def send(
-    base_url: str, data_type: str, batches: list[list[dict[str, Any]]], seconds: float
+    base_url: str, data_type: str, batches: Sequence[Sequence[dict[str, Any]]], seconds: float
 ) -> dict[str, Any]:
     latencies: list[float] = []
     sent = 0
@@ -116,7 +124,11 @@ def run_ingest(ctx: Context) -> dict[str, Any]:
                     c["documents"] for c in results["cases"] if c["data_type"] == data_type
                 )
                 docs = documents(person, data_type, offset + len(docs))[offset:]
-            batches = [docs[i : i + batch_size] for i in range(0, len(docs), batch_size)]
+            # As the collector sends them: each document's JSON text as fetched, forwarded
+            # without encoding (bench.ingest measured json.dumps of every document on the
+            # sending side until 2026-12).
+            texts = [as_fetched(doc) for doc in docs]
+            batches = [texts[i : i + batch_size] for i in range(0, len(texts), batch_size)]
             fresh = asyncio.run(send(processor.url, data_type, batches, sizes.ingest_seconds))
             again = asyncio.run(
                 send(

@@ -2,7 +2,8 @@
 
 `myhealth sandbox` always runs on real time from 2021-01-01; the benchmarks need "now" fixed
 for the whole run (an incremental run must find nothing new) and a history of a chosen length
-ending today, so this launcher serves the same app (`create_app`) with those two settings.
+ending today, so this launcher serves the same app (`create_app`) with those two settings;
+with `--replay`, behind `bench.replay.Replay` (answers kept from a warm-up, see there).
 """
 
 from __future__ import annotations
@@ -13,6 +14,7 @@ import os
 
 import uvicorn
 
+from bench.replay import Replay
 from myhealth.platform.config import SandboxSettings, load
 from myhealth.sandbox.server import create_app
 
@@ -22,11 +24,14 @@ def main() -> None:
     parser.add_argument("--now", required=True, type=dt.datetime.fromisoformat)
     parser.add_argument("--first-day", required=True, type=dt.date.fromisoformat)
     parser.add_argument("--seed", type=int, default=42)
+    parser.add_argument(
+        "--replay", action="store_true", help="answer repeated requests from memory (bench.replay)"
+    )
     args = parser.parse_args()
     settings = load(SandboxSettings, {**os.environ, "SANDBOX_SEED": str(args.seed)})
     app = create_app(settings, now=args.now, first_day=args.first_day)
     uvicorn.run(
-        app,
+        Replay(app) if args.replay else app,
         host=settings.HOST,
         port=settings.PORT,
         log_config=None,

@@ -48,6 +48,8 @@ def test_backfill_stores_what_the_sandbox_served(results_dir: Path) -> None:
     assert results["collector_peak_rss_mib"] > 0
     assert results["processor_peak_rss_mib"] > 0
     assert results["floor_copied_megabytes"] > 0
+    # The warm-up fetched exactly what the collector then asked for (bench.replay).
+    assert results["oura_requests_not_replayed"] == 0
 
 
 def test_incremental_run_only_refetches_the_trailing_days(results_dir: Path) -> None:
@@ -56,6 +58,7 @@ def test_incremental_run_only_refetches_the_trailing_days(results_dir: Path) -> 
     assert 0 < results["oura_requests"] <= backfill["oura_requests"]
     total = backfill["documents_stored"] + backfill["heart_rate_samples_stored"]
     assert 0 < results["documents_refetched"] < total
+    assert results["oura_requests_not_replayed"] == 0
 
 
 def test_ingest_inserts_new_documents_and_leaves_resent_ones_unchanged(results_dir: Path) -> None:

@@ -7,6 +7,7 @@ checks the same behaviour end to end against the sandbox over real HTTP.
 from __future__ import annotations
 
 import asyncio
+import bisect
 import dataclasses
 import datetime as dt
 import json
@@ -31,6 +32,7 @@ from myhealth.oura.client import (
     RateLimitExhausted,
     ReauthenticationRequired,
     client_from_settings,
+    heart_rate_lanes,
 )
 from myhealth.platform import logging as platform_logging
 from myhealth.platform.config import OuraSettings, load
@@ -404,3 +406,45 @@ def test_client_from_settings_uses_the_configured_base_url_and_key() -> None:
             return str(request.url), await client._tokens.access_token()
 
     assert asyncio.run(run()) == ("http://127.0.0.1:8090/v2/usercollection/tag", "pat")
+
+
+def test_heartrate_pages_are_full_and_long_windows_fetched_in_lanes() -> None:
+    """Every page but each lane's last is full, however the 30-day chunks fall, and every
+    sample arrives once, also where two sources share an instant across a page boundary."""
+    first = dt.datetime(2023, 1, 1, tzinfo=dt.UTC)
+    every = [first + dt.timedelta(minutes=30 * i) for i in range(400 * 48)]
+    rows: list[dict[str, Any]] = [
+        {"timestamp": t.isoformat(), "bpm": 60, "source": "rest"} for t in every
+    ]
+    # Every 7th instant also has an awake sample: some pages end between the two.
+    rows += [{**row, "source": "awake"} for row in rows[::7]]
+    rows.sort(key=lambda row: (row["timestamp"], row["source"]))
+    instants = [dt.datetime.fromisoformat(row["timestamp"]) for row in rows]
+    requests: list[str] = []
+
+    def handler(request: httpx.Request) -> httpx.Response:
+        requests.append(str(request.url))
+        low = dt.datetime.fromisoformat(request.url.params["start_datetime"])
+        high = dt.datetime.fromisoformat(request.url.params["end_datetime"])
+        window = rows[bisect.bisect_left(instants, low) : bisect.bisect_left(instants, high)]
+        offset = int(request.url.params.get("next_token", "0"))
+        following = offset + 200 if offset + 200 < len(window) else None
+        return page(window[offset : offset + 200], str(following) if following else None)
+
+    client, _ = mock_client(handler)
+    start, end = dt.date(2023, 1, 2), dt.date(2024, 1, 31)
+    samples = flatten(fetch_all(client, DATA_TYPES["heartrate"], start, end, tz=dt.UTC))
+
+    lanes = heart_rate_lanes(start, end, dt.UTC)
+    assert len(lanes) == 2  # 395 days: 14 chunks, at least 6 a lane
+    assert (lanes[0][0], lanes[-1][1]) == (
+        dt.datetime(2023, 1, 2, tzinfo=dt.UTC),
+        dt.datetime(2024, 2, 1, tzinfo=dt.UTC),
+    )
+    low, high = lanes[0][0], lanes[-1][1]
+    expected = [r for r in rows if low <= dt.datetime.fromisoformat(r["timestamp"]) < high]
+    key = lambda row: (row["timestamp"], row["source"])  # noqa: E731
+    assert sorted(samples, key=key) == expected
+    minimum = -(-len(expected) // 200)
+    assert len(requests) <= minimum * 1.01 + len(lanes)
+    assert "next_token" not in "".join(requests)

@@ -12,6 +12,7 @@ from hypothesis import strategies as st
 
 from myhealth.platform.bounded_json import (
     MAX_DEPTH,
+    Envelope,
     MalformedJson,
     ProblemCode,
     RawJsonObject,
@@ -24,9 +25,18 @@ from tests import fuzzing  # noqa: F401  (registers the profiles)
 
 
 def docs(body: str) -> list[Any]:
+    """The documents of `body`, read from text (the reader) and from UTF-8 bytes (the
+    msgspec fast path, or the reader where the fast path declines): always the same."""
     envelope = read_envelope(body, "documents", max_documents=100)
     assert envelope.documents is not None
-    return [(d.text, d.value, d.problem.code if d.problem else None) for d in envelope.documents]
+    read = [(d.text, d.value, d.problem.code if d.problem else None) for d in envelope.documents]
+    assert same(read_envelope(body.encode(), "documents", max_documents=100), envelope)
+    return read
+
+
+def same(one: Envelope, other: Envelope) -> bool:
+    """Equal, down to the Python types of the values (1 == 1.0, but not for jsonb)."""
+    return repr(one) == repr(other)
 
 
 def test_members_in_any_order_and_the_texts_exact() -> None:
@@ -81,15 +91,45 @@ def test_content_problems_belong_to_their_document(document: str, code: ProblemC
     ],
 )
 def test_a_body_that_is_not_json_is_malformed(body: str | bytes) -> None:
-    with pytest.raises(MalformedJson):
+    with pytest.raises(MalformedJson) as from_text:
         read_envelope(body, "documents", max_documents=100)
+    as_bytes = body if isinstance(body, bytes) else body.encode()
+    with pytest.raises(MalformedJson) as from_bytes:
+        read_envelope(as_bytes, "documents", max_documents=100)
+    assert str(from_bytes.value) == str(from_text.value)
 
 
-def test_reading_stops_after_max_documents() -> None:
-    envelope = read_envelope('{"documents":[1,2,3,4]}', "documents", max_documents=2)
+@pytest.mark.parametrize("body", ['{"documents":[1,2,3,4]}', b'{"documents":[1,2,3,4]}'])
+def test_reading_stops_after_max_documents(body: str | bytes) -> None:
+    envelope = read_envelope(body, "documents", max_documents=2)
     assert envelope.count == 3
     assert envelope.documents is not None
     assert len(envelope.documents) == 2
+
+
+@pytest.mark.parametrize(
+    "body",
+    [
+        '{"documents":[1],"documents":5}',
+        '{"documents":[1,2,3,4],"documents":[1]}',
+        '{"documents":5,"documents":[1]}',
+        '{"documents":[],"next_token":"\\u0000"}',
+        '{"documents":[{"id":"é","\\ud83d\\ude00":"\\\\u0000"}],"next_token":"é"}',
+        # Lookalikes of big numbers inside strings: read fast, and the same.
+        '{"documents":[{"id":"3a5f-e500","c":"' + "1" * 400 + '","n":1e99}]}',
+        '{"documents":[{"n":' + "9" * 200 + "}]}",
+    ],
+)
+def test_bytes_and_text_read_the_same(body: str) -> None:
+    assert outcome(body.encode(), 2) == outcome(body, 2)
+
+
+def outcome(body: str | bytes, max_documents: int) -> str:
+    """What reading `body` gives: the envelope, or the error, as text."""
+    try:
+        return repr(read_envelope(body, "documents", max_documents=max_documents))
+    except MalformedJson as exc:
+        return f"MalformedJson: {exc}"
 
 
 def test_a_missing_or_non_array_member_has_no_documents() -> None:
@@ -118,6 +158,22 @@ _safe = st.recursive(
     ),
     max_leaves=30,
 )
+
+
+_hostile = st.sampled_from([
+    '{"s":"\\ud83d"}', '{"s":"\\u0000"}', '{"n":1e309}', '{"n":NaN}', "-Infinity",
+    '{"n":' + "1" * 309 + "}", "[" * (MAX_DEPTH + 1) + "]" * (MAX_DEPTH + 1),
+    '{"a":1,"a":2.0}', "1E400", '"\\\\u0000"',
+])  # fmt: skip
+
+
+@given(
+    texts=st.lists(_safe.map(json.dumps) | _hostile, max_size=6),
+    spacing=st.sampled_from(["", " ", "\n "]),
+)
+def test_the_fast_path_reads_what_the_reader_reads(texts: list[str], spacing: str) -> None:
+    body = "{" + spacing + '"documents":[' + f",{spacing}".join(texts) + '],"x":"]"}'
+    assert outcome(body.encode(), 100) == outcome(body, 100)
 
 
 @given(values=st.lists(_safe, max_size=6), ensure_ascii=st.booleans())

@@ -9,20 +9,14 @@ from __future__ import annotations
 import datetime as dt
 import time
 from types import TracebackType
-from typing import Protocol
-
-from rich.console import Console
-from rich.progress import (
-    BarColumn,
-    MofNCompleteColumn,
-    TaskID,
-    TextColumn,
-    TimeElapsedColumn,
-)
-from rich.progress import Progress as RichBars
+from typing import TYPE_CHECKING, Protocol
 
 from myhealth.collector.planning import Window
 from myhealth.platform.logging import get_logger
+
+if TYPE_CHECKING:
+    from rich.console import Console
+    from rich.progress import TaskID
 
 log = get_logger("myhealth.collector")
 
@@ -52,6 +46,11 @@ def _days_done(window: Window, through: dt.date | None) -> int:
 
 class BarProgress:
     def __init__(self, console: Console | None = None) -> None:
+        # rich only where bars are drawn (a terminal): a scheduled run never pays its import.
+        from rich.console import Console
+        from rich.progress import BarColumn, MofNCompleteColumn, TextColumn, TimeElapsedColumn
+        from rich.progress import Progress as RichBars
+
         self._bars = RichBars(
             TextColumn("{task.description:<26}"),
             BarColumn(),

@@ -2,10 +2,10 @@
 
 Types run concurrently up to `COLLECT_CONCURRENCY` (heart rate, the slowest, starts first).
 Within a type, fetching and sending overlap: the Oura client's pages go into batches of
-`COLLECT_BATCH_SIZE` documents on a short queue that two senders drain, so a multi-year
-backfill streams instead of piling up in memory. A type succeeds only when the processor
-acknowledged every batch; only then does its checkpoint move (forward only). A failing type
-never stops the others.
+`COLLECT_BATCH_SIZE` documents (or about a megabyte of JSON) on a short queue that two
+senders drain, so a multi-year backfill streams instead of piling up in memory. A type
+succeeds only when the processor acknowledged every batch; only then does its checkpoint move
+(forward only). A failing type never stops the others.
 """
 
 from __future__ import annotations
@@ -27,6 +27,7 @@ from myhealth.collector.progress import Progress
 from myhealth.oura.catalog import DataType
 from myhealth.oura.days import document_day
 from myhealth.oura.errors import OuraError
+from myhealth.platform.bounded_json import RawJsonObject as Raw
 from myhealth.platform.errors import CodedError, ErrorCode
 from myhealth.platform.logging import get_logger
 
@@ -39,6 +40,12 @@ SENDERS_PER_TYPE = 2
 # Heart-rate samples are ~90 bytes against kilobytes for a daily document, so their batches
 # hold this many times COLLECT_BATCH_SIZE (500 → 5,000 samples, about 450 KB a request).
 HEARTRATE_BATCH_FACTOR = 10
+# A batch also ends at about this many characters of JSON: 500 daily activity documents are
+# 3.4 MB, and ten times that once decoded in the processor; smaller requests keep the memory
+# of both processes flat however large the documents (docs/performance.md#memory).
+BATCH_MAX_CHARACTERS = 1_000_000
+# Documents shorter than this are kept as fetched (`lean`): too small to be worth a copy.
+LEAN_FROM_CHARACTERS = 2_000
 
 # What a user should do about failures whose message does not already say it (the Oura
 # client's 401/403/426 messages do); docs/troubleshooting.md has the detail.
@@ -209,12 +216,15 @@ class Runner:
 
         async def fetch() -> None:
             pending: list[dict[str, Any]] = []
+            characters = 0
             pages = self._fetcher.fetch(data_type, plan.window.start, plan.window.end, tz=self._tz)
             async for page in pages:
-                pending.extend(page)
-                while len(pending) >= size:
-                    await batches.put(pending[:size])
-                    del pending[:size]
+                for document in page:
+                    pending.append(lean(document))
+                    characters += len(document.json_text) if isinstance(document, Raw) else 0
+                    if len(pending) >= size or characters >= BATCH_MAX_CHARACTERS:
+                        await batches.put(pending)
+                        pending, characters = [], 0
             if pending:
                 await batches.put(pending)
             for _ in range(SENDERS_PER_TYPE):
@@ -256,6 +266,21 @@ class Runner:
                     group.create_task(send())
         except ExceptionGroup as failures:
             raise failures.exceptions[0] from None
+
+
+def lean(document: dict[str, Any]) -> dict[str, Any]:
+    """A fetched document as the collector keeps it until the processor has it: its exact
+    text (what is sent) and its top-level scalars (its key and day), without the decoded
+    arrays and objects, which take ten times the memory of their text (a daily activity's
+    1,440 MET values) and which the collector never reads."""
+    if (
+        not isinstance(document, Raw)
+        or len(document.json_text) < LEAN_FROM_CHARACTERS
+        or not any(isinstance(value, dict | list) for value in document.values())
+    ):
+        return document
+    scalars = {key: value for key, value in document.items() if not isinstance(value, dict | list)}
+    return Raw(document.json_text, scalars, document.problem)
 
 
 def run_counts(outcomes: Sequence[TypeOutcome], stats: RequestStats | None) -> dict[str, Any]:

@@ -19,18 +19,18 @@ What it takes care of, so callers do not have to (the evidence is in docs/oura-a
 
 from __future__ import annotations
 
+import asyncio
 import datetime as dt
 import email.utils
+import itertools
 from collections import Counter
 from collections.abc import AsyncIterator, Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from types import TracebackType
-from typing import Any, Self, TypeVar
+from typing import TYPE_CHECKING, Any, Self, TypeVar
 from urllib.parse import quote
 
 import httpx
-from prometheus_client import CollectorRegistry
-from prometheus_client import Counter as PromCounter
 
 from myhealth.oura.auth import TokenProvider, token_provider
 from myhealth.oura.catalog import DataType
@@ -54,6 +54,10 @@ from myhealth.platform.bounded_json import (
 from myhealth.platform.config import OuraSettings
 from myhealth.platform.retry import DEFAULT_RETRY, RetryPolicy, TransientFailure
 
+if TYPE_CHECKING:
+    from prometheus_client import CollectorRegistry
+    from prometheus_client import Counter as PromCounter
+
 __all__ = [
     "AccessForbidden",
     "AppUpdateRequired",
@@ -74,6 +78,10 @@ COLLECTION_PATH = "/v2/usercollection"
 # UTC date (docs/oura-api.md#date-windows).
 DATE_PADDING = dt.timedelta(days=2)
 HEARTRATE_CHUNK = dt.timedelta(days=30)
+# A long heart-rate window is fetched in lanes, concurrently (docs/oura-api.md#heart-rate):
+# at most this many, each of at least this many chunks (half a year).
+HEARTRATE_LANES = 4
+HEARTRATE_CHUNKS_PER_LANE = 6
 # Heart-rate requests reach a little past the chunk; the client filters to the exact interval.
 HEARTRATE_PADDING = dt.timedelta(minutes=1)
 # Documents one page may hold before it is treated as a broken answer (Oura's are <= 1,000s).
@@ -126,6 +134,9 @@ class OuraClient:
         self._prom_requests: PromCounter | None = None
         self._prom_retries: PromCounter | None = None
         if registry is not None:
+            # Imported here: `myhealth collect` counts without Prometheus and starts faster.
+            from prometheus_client import Counter as PromCounter
+
             self._prom_requests = PromCounter(
                 "myhealth_oura_requests_total",
                 "Requests made to the Oura API, by route template and status.",
@@ -226,34 +237,54 @@ class OuraClient:
     ) -> AsyncIterator[list[dict[str, Any]]]:
         if start is None or end is None:
             raise ValueError(f"{data_type.name} needs both a start and an end date")
-        window_start = dt.datetime.combine(start, dt.time(), tzinfo=tz)
-        window_end = dt.datetime.combine(end + dt.timedelta(days=1), dt.time(), tzinfo=tz)
-        chunk_start = window_start
-        while chunk_start < window_end:
-            chunk_end = min(chunk_start + HEARTRATE_CHUNK, window_end)
+        lanes = [
+            self._heart_rate_lane(data_type, low, high)
+            for low, high in heart_rate_lanes(start, end, tz)
+        ]
+        pages = lanes[0] if len(lanes) == 1 else merged(lanes)
+        async for page in pages:
+            yield page
+
+    async def _heart_rate_lane(
+        self, data_type: DataType, low: dt.datetime, high: dt.datetime
+    ) -> AsyncIterator[list[dict[str, Any]]]:
+        """Samples in [low, high), a page per request (docs/oura-api.md#heart-rate).
+
+        Each request asks for at most HEARTRATE_CHUNK from a cursor. A full page (one with a
+        `next_token`) is kept up to, not including, its last instant, and the next request
+        starts at that instant, so every page but the lane's last is a full one: following
+        the token instead would end every 30-day chunk with a part-filled page. A page that
+        does not allow this (no readable or no later instant, instants out of order) is
+        followed by its tokens to the end of its chunk, as any other collection.
+        """
+        route = f"{COLLECTION_PATH}/{data_type.route}"
+        cursor = low
+        requests = 0
+        while cursor < high:
+            chunk_end = min(cursor + HEARTRATE_CHUNK, high)
             params = {
-                "start_datetime": (chunk_start - HEARTRATE_PADDING).isoformat(),
+                "start_datetime": (cursor - HEARTRATE_PADDING).isoformat(),
                 "end_datetime": (chunk_end + HEARTRATE_PADDING).isoformat(),
             }
-            # Chunks are disjoint half-open intervals, so de-duplication stays per chunk
-            # (bounded memory on multi-year backfills).
-            seen: set[tuple[dt.datetime, Any]] = set()
-            async for page in self._paginate(data_type, params):
-                kept = []
-                for sample in page:
-                    instant = _instant_of(sample)
-                    if instant is None:
-                        kept.append(sample)  # unreadable timestamp: the processor decides
-                        continue
-                    if not chunk_start <= instant < chunk_end:
-                        continue
-                    key = (instant, sample.get("source"))
-                    if key in seen:
-                        continue
-                    seen.add(key)
-                    kept.append(sample)
-                yield kept
-            chunk_start = chunk_end
+            body = await self._request(route, route, params, _read_page)
+            requests += 1
+            if requests > self._max_pages:
+                raise PaginationError(
+                    f"{route}: more than {self._max_pages} pages for one window; stopped"
+                )
+            samples = _page_documents(route, body)
+            instants = [_instant_of(sample) for sample in samples]
+            resume = _resume_at(instants, cursor) if _next_token(route, body) else chunk_end
+            if resume is None:
+                # Chunks are disjoint half-open intervals, so de-duplication stays per chunk
+                # (bounded memory on multi-year backfills).
+                seen: set[tuple[dt.datetime, Any]] = set()
+                async for page in self._paginate(data_type, params):
+                    yield _within(page, cursor, chunk_end, seen)
+                cursor = chunk_end
+                continue
+            yield _within(samples, cursor, resume, set(), instants)
+            cursor = resume
 
     async def _fetch_single_object(
         self, data_type: DataType
@@ -277,15 +308,10 @@ class OuraClient:
                 query["next_token"] = next_token
             body = await self._request(route, route, query, _read_page)
             pages += 1
-            if body.documents is None or body.count > MAX_PAGE_DOCUMENTS:
-                raise OuraRequestError(f"{route}: expected {{data, next_token}}, got another shape")
-            # Every element goes on, objects or not: the processor judges and quarantines.
-            yield [RawJsonObject.from_received(item) for item in body.documents]
-            token = body.members.get("next_token")
-            if token is None or token == "":
+            yield _page_documents(route, body)
+            token = _next_token(route, body)
+            if token is None:
                 return
-            if not isinstance(token, str):
-                raise OuraRequestError(f"{route}: next_token is not a string")
             if token in seen_tokens:
                 raise PaginationError(
                     f"{route}: Oura repeated a next_token after {pages} pages; "
@@ -466,6 +492,113 @@ def _client_error(route: str, response: httpx.Response) -> OuraError:
     if status == 404:
         return DocumentNotFound(f"{route}: not found (404){suffix}", status=status)
     return OuraRequestError(f"{route}: Oura answered {status}{suffix}", status=status)
+
+
+def _page_documents(route: str, body: Envelope) -> list[dict[str, Any]]:
+    if body.documents is None or body.count > MAX_PAGE_DOCUMENTS:
+        raise OuraRequestError(f"{route}: expected {{data, next_token}}, got another shape")
+    # Every element goes on, objects or not: the processor judges and quarantines.
+    return [RawJsonObject.from_received(item) for item in body.documents]
+
+
+def _next_token(route: str, body: Envelope) -> str | None:
+    """The page's `next_token`, None on the last page."""
+    token = body.members.get("next_token")
+    if token is None or token == "":
+        return None
+    if not isinstance(token, str):
+        raise OuraRequestError(f"{route}: next_token is not a string")
+    return token
+
+
+def heart_rate_lanes(
+    start: dt.date, end: dt.date, tz: dt.tzinfo
+) -> list[tuple[dt.datetime, dt.datetime]]:
+    """[start 00:00, end+1 00:00) in `tz`, cut at midnights into lanes fetched concurrently:
+    one lane up to HEARTRATE_CHUNKS_PER_LANE chunks, at most HEARTRATE_LANES. Each lane
+    ends with one part-filled page, so more lanes cost more requests."""
+    days = (end - start).days + 1
+    chunks = -(-days // HEARTRATE_CHUNK.days)
+    lanes = max(1, min(HEARTRATE_LANES, chunks // HEARTRATE_CHUNKS_PER_LANE))
+    cuts = [start + dt.timedelta(days=days * lane // lanes) for lane in range(lanes)]
+    bounds = [dt.datetime.combine(day, dt.time(), tzinfo=tz) for day in cuts]
+    bounds.append(dt.datetime.combine(end + dt.timedelta(days=1), dt.time(), tzinfo=tz))
+    return list(itertools.pairwise(bounds))
+
+
+def _resume_at(instants: Sequence[dt.datetime | None], cursor: dt.datetime) -> dt.datetime | None:
+    """Where the request after a full page with these sample instants starts: its last
+    instant (samples of it may continue on the next page, so they are left to the next
+    request), or None when an instant is unreadable, out of order or not past `cursor`."""
+    if not instants or None in instants:
+        return None
+    readable = [instant for instant in instants if instant is not None]
+    last = readable[-1]
+    if last <= cursor or any(a > b for a, b in itertools.pairwise(readable)):
+        return None
+    return last
+
+
+def _within(
+    page: Sequence[dict[str, Any]],
+    low: dt.datetime,
+    high: dt.datetime,
+    seen: set[tuple[dt.datetime, Any]],
+    instants: Sequence[dt.datetime | None] | None = None,
+) -> list[dict[str, Any]]:
+    """The samples of `page` in [low, high), each (instant, source) once; a sample whose
+    timestamp cannot be read goes on, for the processor to judge. `instants`: the samples'
+    instants when already read."""
+    kept = []
+    if instants is None:
+        instants = [_instant_of(sample) for sample in page]
+    for sample, instant in zip(page, instants, strict=True):
+        if instant is None:
+            kept.append(sample)
+            continue
+        if not low <= instant < high:
+            continue
+        key = (instant, sample.get("source"))
+        if key in seen:
+            continue
+        seen.add(key)
+        kept.append(sample)
+    return kept
+
+
+async def merged(
+    iterators: Sequence[AsyncIterator[list[dict[str, Any]]]],
+) -> AsyncIterator[list[dict[str, Any]]]:
+    """The pages of several iterators as they come, each iterator run by its own task; at
+    most one page per iterator waits to be taken. The first failure stops them all."""
+    queue: asyncio.Queue[list[dict[str, Any]] | BaseException | None] = asyncio.Queue(
+        len(iterators)
+    )
+
+    async def drain(pages: AsyncIterator[list[dict[str, Any]]]) -> None:
+        try:
+            async for page in pages:
+                await queue.put(page)
+        except Exception as exc:
+            await queue.put(exc)
+            return
+        await queue.put(None)
+
+    tasks = [asyncio.create_task(drain(pages)) for pages in iterators]
+    try:
+        running = len(tasks)
+        while running:
+            item = await queue.get()
+            if item is None:
+                running -= 1
+            elif isinstance(item, BaseException):
+                raise item
+            else:
+                yield item
+    finally:
+        for task in tasks:
+            task.cancel()
+        await asyncio.gather(*tasks, return_exceptions=True)
 
 
 def _instant_of(sample: Mapping[str, Any]) -> dt.datetime | None:

@@ -66,6 +66,8 @@ def _out_of_range(year: int) -> PydanticCustomError:
 
 
 def _leading_year(value: str) -> int | None:
+    if value[4:5] == "-" and value[:4].isdigit():  # the usual `2024-...`, without a regex
+        return int(value[:4])
     match = _LEADING_YEAR.match(value)
     if match is None or len(match.group(1).lstrip("+-")) < 4:
         return None
@@ -83,7 +85,9 @@ def _iso_string(value: Any) -> Any:
 
 
 def _dated_iso_string(value: Any) -> Any:
-    value = _iso_string(value)
+    # `_iso_string`'s check in one pass: the narrower range holds the wider one.
+    if not isinstance(value, str):
+        raise ValueError("must be an ISO 8601 string")
     year = _leading_year(value)
     if year is not None and not FIRST_YEAR <= year <= LAST_YEAR:
         raise _out_of_range(year)

@@ -29,6 +29,8 @@ from dataclasses import dataclass
 from enum import StrEnum
 from typing import Any
 
+import msgspec
+
 # Oura's deepest documents nest 4 levels; 64 is the product's published limit
 # (docs/troubleshooting.md#quarantined-documents).
 MAX_DEPTH = 64
@@ -205,6 +207,16 @@ _LONG_DIGIT_RUN = "0" * (_MAX_INTEGER_DIGITS + 1)
 
 
 def _maybe_huge(raw: str) -> bool:
+    """Whether a number in `raw` might not fit a double. A quick look at the whole text
+    first; when it finds something, a second look with the strings blanked out, since ids
+    hold lookalikes (a UUID's `e500`, a 288-digit activity class string) that would
+    otherwise send every such document through the slow, per-number decoder."""
+    if not _looks_huge(raw):
+        return False
+    return _looks_huge(_STRING.sub('""', raw))
+
+
+def _looks_huge(raw: str) -> bool:
     # Translating digits to one character makes "309 digits in a row" a substring search
     # (C speed; a regular expression would retry at every digit of a long run).
     if _LARGE_EXPONENT.search(raw):
@@ -358,7 +370,82 @@ def read_envelope(body: bytes | str, array_member: str, *, max_documents: int) -
     envelope: a type name, a paging token). When the array holds more than `max_documents`,
     reading stops there and `count` says so (the caller refuses the body as too large).
     """
-    text = _as_text(body)
+    if isinstance(body, bytes) and (fast := _fast_envelope(body, array_member, max_documents)):
+        return fast
+    return _read_envelope(_as_text(body), array_member, max_documents)
+
+
+# The fast path (docs/performance.md#ingest): msgspec splits the body into its members and the
+# array into its documents' exact texts (`Raw`) and decodes each document, all in C, where the
+# reader above runs a Python loop per document and Python's json parses numbers one by one.
+# It only takes bodies it can read exactly as the reader above would; anything unusual (a
+# NaN literal, a lone surrogate, bad syntax, a repeated member name, too many documents) goes
+# to the reader above, so answers, problems and error messages stay the same.
+_MEMBERS = msgspec.json.Decoder(dict[str, msgspec.Raw])
+_DOCUMENTS = msgspec.json.Decoder(list[msgspec.Raw])
+_VALUE = msgspec.json.Decoder()
+
+
+def _fast_envelope(body: bytes, array_member: str, max_documents: int) -> Envelope | None:
+    try:
+        raw_members = _MEMBERS.decode(body)
+        array = raw_members.get(array_member)
+        if array is None or body.count(json.dumps(array_member).encode()) != 1:
+            return None
+        raw_documents = _DOCUMENTS.decode(array)
+        if len(raw_documents) > max_documents:
+            return None
+        members: dict[str, Any] = {}
+        for key, raw in raw_members.items():
+            if key != array_member:
+                member_text = bytes(raw).decode("utf-8")
+                member, end = _decode(member_text, 0)
+                if member.problem is not None or end != len(member_text):
+                    return None
+                members[key] = member.value
+        documents = [_fast_document(bytes(raw)) for raw in raw_documents]
+    except (msgspec.MsgspecError, ValueError, MalformedJson, RecursionError):
+        return None
+    return Envelope(members, documents, len(documents))
+
+
+_DIGIT_BYTES_AS_ZERO = bytes.maketrans(b"123456789", b"000000000")
+_LONG_ZERO_RUN = _LONG_DIGIT_RUN.encode()
+_STRING_BYTES = re.compile(rb'"[^"\\]*+(?:\\.[^"\\]*+)*+"', re.DOTALL)
+
+
+def _may_hold_huge_integer(raw: bytes) -> bool:
+    """Whether `raw` may hold an integer of more than 308 digits, which msgspec would decode
+    where the reader above reports a problem (a float beyond a double is an error to msgspec:
+    that document goes to the reader above anyway). Digits inside strings (an activity
+    class or sleep phase string) do not count."""
+    if len(raw) <= _MAX_INTEGER_DIGITS or _LONG_ZERO_RUN not in raw.translate(_DIGIT_BYTES_AS_ZERO):
+        return False
+    return _LONG_ZERO_RUN in _STRING_BYTES.sub(b'""', raw).translate(_DIGIT_BYTES_AS_ZERO)
+
+
+def _fast_document(raw: bytes) -> ReceivedDocument:
+    """One document of a body msgspec could read; whatever the fast checks cannot vouch for
+    (size, nesting, numbers beyond a double) is read by `_decode`, as in the reader above."""
+    text = raw.decode("utf-8")
+    if (
+        len(raw) > MAX_DOCUMENT_CHARACTERS
+        or raw.count(b"[") + raw.count(b"{") > MAX_DEPTH
+        or _may_hold_huge_integer(raw)
+    ):
+        return _decode(text, 0)[0]
+    try:
+        value = _VALUE.decode(raw)
+    except msgspec.MsgspecError:
+        return _decode(text, 0)[0]
+    # msgspec refuses lone surrogates and raw control characters (the body then goes to the
+    # reader above), so the one problem left to look for is a NUL, which only `\u0000` spells.
+    if b"\\u0000" in raw:
+        return _checked(text, value)
+    return ReceivedDocument(text, value)
+
+
+def _read_envelope(text: str, array_member: str, max_documents: int) -> Envelope:
     members: dict[str, Any] = {}
     documents: list[ReceivedDocument] | None = None
     count = 0

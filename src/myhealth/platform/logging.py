@@ -10,9 +10,20 @@ import logging
 import sys
 from typing import Any
 
-import structlog
-
 from myhealth import __version__
+
+# structlog's console renderer imports rich, when it is installed, for tracebacks it would
+# draw itself: 10 MB in every service, for tracebacks that `format_exc_info` below has already
+# turned into text (docs/performance.md#idle-footprint). rich is hidden while structlog loads; the
+# collector's progress bars import it as usual afterwards.
+_HIDE_RICH = "rich" not in sys.modules
+if _HIDE_RICH:
+    sys.modules["rich"] = None  # type: ignore[assignment]  # `import rich` -> ImportError
+try:
+    import structlog
+finally:
+    if _HIDE_RICH:
+        del sys.modules["rich"]
 
 _SECRET_KEYS = {"authorization", "access_token", "refresh_token", "api_key", "password", "token"}
 

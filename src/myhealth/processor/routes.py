@@ -15,7 +15,7 @@ import hmac
 import json
 import time
 import traceback
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Annotated, Any, NoReturn
 
 import psycopg
@@ -39,6 +39,10 @@ from myhealth.storage.db import ping
 MAX_BATCH_DOCUMENTS = 20_000
 # Waiting longer than this for a pooled connection means the database is away: answer 503.
 POOL_WAIT_SECONDS = 3.0
+# Batches parsed, validated and written at once. The work is CPU-bound (one interpreter lock)
+# apart from the database's share, so two overlap it fully; more would only hold more
+# decoded batches in memory at the same time (docs/performance.md#memory).
+INGEST_SLOTS = 2
 DATABASE_ERRORS = (psycopg.OperationalError, psycopg.InterfaceError, PoolTimeout)
 
 log = get_logger(__name__)
@@ -56,6 +60,7 @@ class ProcessorState:
     db_metrics: DatabaseMetrics
     shapes: dict[str, writer.TableShape] | None = None
     draining: bool = False
+    ingest_slots: asyncio.Semaphore = field(default_factory=lambda: asyncio.Semaphore(INGEST_SLOTS))
 
 
 def get_state(request: Request) -> ProcessorState:
@@ -134,6 +139,63 @@ def _data_type_or_404(name: str) -> DataType:
     return DATA_TYPES[name]
 
 
+async def _ingest(body: bytes, state: ProcessorState) -> tuple[writer.BatchResult, float]:
+    """Parse, validate and store one batch; its counts and the seconds it took to store."""
+    # Parsing and validating thousands of documents is CPU work: off the event loop, so
+    # probes and other requests are answered meanwhile.
+    data_type, documents = await asyncio.to_thread(_parse_batch, body, state)
+    started = time.perf_counter()
+    try:
+        shapes = await _shapes(state)
+        batch = await asyncio.to_thread(
+            writer.prepare, data_type, shapes[data_type.name], documents
+        )
+        async with state.pool.connection(timeout=POOL_WAIT_SECONDS) as conn:
+            result = await writer.write(conn, batch)
+    except DATABASE_ERRORS:
+        state.ingest_metrics.requests_rejected.labels("database").inc()
+        raise
+    except psycopg.Error as exc:
+        # Not a value of a document (the writer isolates those): a bug or a schema
+        # problem. The transaction was rolled back, so nothing of the batch is stored.
+        state.ingest_metrics.requests_rejected.labels("database").inc()
+        # Only the SQLSTATE: the database's message quotes the offending value, and
+        # documents (health data) never go to the logs.
+        log.error("batch refused by the database", data_type=data_type.name, sqlstate=exc.sqlstate)
+        reason = exc.diag.message_primary or type(exc).__name__
+        raise HTTPException(
+            status_code=500,
+            detail=f"the database refused the batch, nothing was stored: {reason}",
+        ) from None
+    return result, time.perf_counter() - started
+
+
+def _observe(state: ProcessorState, result: writer.BatchResult, elapsed: float) -> None:
+    """Count and log a stored batch."""
+    data_type = DATA_TYPES[result.data_type]
+    metrics = state.ingest_metrics
+    metrics.batch_duration.labels(data_type.name).observe(elapsed)
+    for outcome, count in (
+        ("received", result.received),
+        ("inserted", result.inserted),
+        ("updated", result.updated),
+        ("unchanged", result.unchanged),
+        ("rejected", len(result.rejected)),
+    ):
+        if count:
+            metrics.documents.labels(data_type.name, outcome).inc(count)
+    log.info(
+        "batch stored",
+        data_type=data_type.name,
+        received=result.received,
+        inserted=result.inserted,
+        updated=result.updated,
+        unchanged=result.unchanged,
+        rejected=len(result.rejected),
+        duration_ms=round(elapsed * 1000, 2),
+    )
+
+
 def add_routes(app: FastAPI) -> None:
     """Register every route on the app itself: this FastAPI keeps included routers as nested
     objects, which the route-template lookup of the HTTP metrics does not descend into."""
@@ -142,56 +204,10 @@ def add_routes(app: FastAPI) -> None:
     @app.post("/api/v1/ingest", dependencies=token)
     async def ingest(request: Request, state: State) -> dict[str, Any]:
         body = await _read_body(request, state)
-        # Parsing and validating thousands of documents is CPU work: off the event loop, so
-        # probes and other requests are answered meanwhile.
-        data_type, documents = await asyncio.to_thread(_parse_batch, body, state)
-        started = time.perf_counter()
-        try:
-            shapes = await _shapes(state)
-            batch = await asyncio.to_thread(
-                writer.prepare, data_type, shapes[data_type.name], documents
-            )
-            async with state.pool.connection(timeout=POOL_WAIT_SECONDS) as conn:
-                result = await writer.write(conn, batch)
-        except DATABASE_ERRORS:
-            state.ingest_metrics.requests_rejected.labels("database").inc()
-            raise
-        except psycopg.Error as exc:
-            # Not a value of a document (the writer isolates those): a bug or a schema
-            # problem. The transaction was rolled back, so nothing of the batch is stored.
-            state.ingest_metrics.requests_rejected.labels("database").inc()
-            # Only the SQLSTATE: the database's message quotes the offending value, and
-            # documents (health data) never go to the logs.
-            log.error(
-                "batch refused by the database", data_type=data_type.name, sqlstate=exc.sqlstate
-            )
-            reason = exc.diag.message_primary or type(exc).__name__
-            raise HTTPException(
-                status_code=500,
-                detail=f"the database refused the batch, nothing was stored: {reason}",
-            ) from None
-        elapsed = time.perf_counter() - started
-        metrics = state.ingest_metrics
-        metrics.batch_duration.labels(data_type.name).observe(elapsed)
-        for outcome, count in (
-            ("received", result.received),
-            ("inserted", result.inserted),
-            ("updated", result.updated),
-            ("unchanged", result.unchanged),
-            ("rejected", len(result.rejected)),
-        ):
-            if count:
-                metrics.documents.labels(data_type.name, outcome).inc(count)
-        log.info(
-            "batch stored",
-            data_type=data_type.name,
-            received=result.received,
-            inserted=result.inserted,
-            updated=result.updated,
-            unchanged=result.unchanged,
-            rejected=len(result.rejected),
-            duration_ms=round(elapsed * 1000, 2),
-        )
+        async with state.ingest_slots:
+            result, elapsed = await _ingest(body, state)
+        # The batch is committed: work that follows a stored batch goes here.
+        _observe(state, result, elapsed)
         return result.as_json()
 
     @app.get("/api/v1/metrics/{data_type}", dependencies=token)

@@ -15,61 +15,50 @@ per-document rejection first; should PostgreSQL still refuse a value of a batch 
 exception or a program limit), `write` stores the batch again one document per transaction and
 quarantines the ones refused, with the code `database_refused`.
 
-Each statement sends the whole batch as one JSON array, unpacked server-side with
-`jsonb_to_recordset`, and upserts with `ON CONFLICT ... DO UPDATE ... WHERE (cols) IS DISTINCT
-FROM (excluded cols)`, so an identical document touches no row (`updated_at` and
-`last_changed_at` stay put) and `RETURNING (xmax = 0)` tells inserted rows from updated ones.
-Duplicates of one key inside a batch are collapsed before the upsert (the last one wins), since
-PostgreSQL refuses to update the same row twice in one statement.
+Validation, the CPU-bound half, is `myhealth.processor.validation`. Each statement sends the
+whole batch as one JSON array, unpacked server-side with `jsonb_to_recordset` (heart rate, by
+far the most rows: as binary arrays, unpacked with `unnest`), and upserts with `ON CONFLICT ...
+DO UPDATE ... WHERE (cols) IS DISTINCT FROM (excluded cols)`, so an identical document
+touches no row (`updated_at` and `last_changed_at` stay put) and `RETURNING (xmax = 0)` tells
+inserted rows from updated ones. Duplicates of one key inside a batch are collapsed before the
+upsert (the last one wins), since PostgreSQL refuses to update the same row twice in one
+statement.
 """
 
 from __future__ import annotations
 
-import datetime as dt
 import json
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
+import msgspec
 import psycopg
 from psycopg import AsyncConnection, sql
 
 from myhealth.insights import store as insights
-from myhealth.oura import models
-from myhealth.oura.catalog import DATA_TYPES, DataType
-from myhealth.platform.bounded_json import ReceivedDocument, printable, read_document
+from myhealth.oura.catalog import DataType
+from myhealth.platform.bounded_json import ReceivedDocument
 from myhealth.platform.logging import get_logger
+from myhealth.processor.validation import (
+    Rejected,
+    Rejection,
+    TableShape,
+    Valid,
+    best_effort_id,
+    load_shapes,
+    received,
+    validate,
+)
 from myhealth.storage import heart_rate_daily
+
+__all__ = ["BatchResult", "PreparedBatch", "TableShape", "load_shapes", "prepare", "write"]
 
 log = get_logger(__name__)
 
-# Columns every typed table has that the writer maintains itself.
-_BOOKKEEPING_COLUMNS = frozenset({"created_at", "updated_at"})
-_INT32 = (-(2**31), 2**31 - 1)
-_INT64 = (-(2**63), 2**63 - 1)
-_INT_TYPES = frozenset({"integer", "smallint"})
-_BIGINT_TYPES = frozenset({"bigint"})
-# Reason codes of rejections decided here (the others come from the reader and the models).
-NUMBER_OUT_OF_RANGE = "number_out_of_range"
 DATABASE_REFUSED = "database_refused"
 STATEMENT_TIMEOUT_SECONDS = 60
-
-
-@dataclass(frozen=True)
-class Rejection:
-    index: int
-    id: str | None
-    code: str  # stable: ProblemCode values, the models' codes, or the two above
-    error: str
-
-    def as_json(self) -> dict[str, Any]:
-        return {"index": self.index, "id": self.id, "code": self.code, "error": self.error}
-
-
-@dataclass(frozen=True)
-class _Rejected:
-    document: ReceivedDocument
-    rejection: Rejection
+_ENCODER = msgspec.json.Encoder()
 
 
 @dataclass
@@ -89,130 +78,6 @@ class BatchResult:
             "unchanged": self.unchanged,
             "rejected": [rejection.as_json() for rejection in self.rejected],
         }
-
-
-@dataclass(frozen=True)
-class TableShape:
-    """The typed-table columns a data type writes: model fields that are also table columns."""
-
-    table: str
-    key: tuple[str, ...]
-    columns: tuple[tuple[str, str], ...]  # (column, SQL type as PostgreSQL prints it)
-
-    @property
-    def names(self) -> list[str]:
-        return [name for name, _ in self.columns]
-
-
-@dataclass(frozen=True)
-class _Valid:
-    index: int
-    identity: tuple[Any, ...]  # the typed table's key values: what duplicates are judged by
-    key: str  # the archive id ("" for heart rate, which is not archived)
-    raw: ReceivedDocument
-    row: dict[str, Any]
-    day: dt.date | None
-
-
-async def load_shapes(conn: AsyncConnection[Any]) -> dict[str, TableShape]:
-    """Read the typed tables' columns from the catalogue, once per process."""
-    tables = [data_type.table for data_type in DATA_TYPES.values()]
-    cursor = await conn.execute(
-        """SELECT c.relname, a.attname, format_type(a.atttypid, a.atttypmod)
-           FROM pg_attribute a
-           JOIN pg_class c ON c.oid = a.attrelid
-           WHERE c.relname = ANY(%s) AND c.relkind = 'r'
-             AND c.relnamespace = to_regnamespace(current_schema())
-             AND a.attnum > 0 AND NOT a.attisdropped
-           ORDER BY c.relname, a.attnum""",
-        (tables,),
-    )
-    table_columns: dict[str, list[tuple[str, str]]] = {}
-    for table, column, sql_type in await cursor.fetchall():
-        table_columns.setdefault(table, []).append((column, sql_type))
-    shapes = {}
-    for name, data_type in DATA_TYPES.items():
-        fields = models.MODELS[name].model_fields
-        columns = tuple(
-            (column, sql_type)
-            for column, sql_type in table_columns.get(data_type.table, [])
-            if column in fields and column not in _BOOKKEEPING_COLUMNS
-        )
-        if not columns:
-            raise RuntimeError(f"typed table {data_type.table} is missing: run `myhealth migrate`")
-        shapes[name] = TableShape(data_type.table, data_type.key, columns)
-    return shapes
-
-
-def _best_effort_id(data_type: DataType, raw: Any) -> str | None:
-    """An id for the rejection report and the quarantine, when the document has one (a NUL or
-    a lone surrogate in it is written as its escape, which PostgreSQL text can hold)."""
-    if not isinstance(raw, dict):
-        return None
-    parts = [raw.get(key) for key in data_type.key]
-    if any(part is None for part in parts):
-        document_id = raw.get("id")
-        return printable(document_id) if isinstance(document_id, str) else None
-    return printable("|".join(str(part) for part in parts))
-
-
-def _out_of_range(int_columns: Sequence[tuple[str, str]], row: dict[str, Any]) -> str | None:
-    for column, sql_type in int_columns:
-        low, high = _INT64 if sql_type in _BIGINT_TYPES else _INT32
-        value = row.get(column)
-        if isinstance(value, int) and not low <= value <= high:
-            bits = 64 if sql_type in _BIGINT_TYPES else 32
-            return f"{column} is out of range for a {bits}-bit integer"
-    return None
-
-
-def received(values: Sequence[Any]) -> list[ReceivedDocument]:
-    """Documents given as Python values (`myhealth import`, tests) as if they had arrived as
-    JSON: encoded the way the collector sends them, then read like an ingest body."""
-    documents = []
-    for value in values:
-        try:
-            text = json.dumps(value, ensure_ascii=True, allow_nan=True)
-        except ValueError as exc:  # an integer Python will not print (over 4,300 digits)
-            text = json.dumps(f"unprintable value: {exc}")
-        documents.append(read_document(text))
-    return documents
-
-
-def validate(
-    data_type: DataType, shape: TableShape, documents: Sequence[ReceivedDocument]
-) -> tuple[list[_Valid], list[_Rejected]]:
-    """Split a batch into valid documents (with their typed row) and rejections."""
-    valid: list[_Valid] = []
-    rejected: list[_Rejected] = []
-    include = set(shape.names)
-    int_columns = [
-        (name, sql_type)
-        for name, sql_type in shape.columns
-        if sql_type in _INT_TYPES | _BIGINT_TYPES
-    ]
-    archived = data_type.name != "heartrate"
-    for index, raw in enumerate(documents):
-        if raw.problem is not None:
-            document_id = _best_effort_id(data_type, raw.value)
-            rejection = Rejection(index, document_id, raw.problem.code.value, raw.problem.message)
-            rejected.append(_Rejected(raw, rejection))
-            continue
-        try:
-            document = models.parse(data_type.name, raw.value)
-            row = document.model_dump(mode="json", include=include)
-            if problem := _out_of_range(int_columns, row):
-                raise models.InvalidDocument(problem, NUMBER_OUT_OF_RANGE)
-        except models.InvalidDocument as exc:
-            document_id = _best_effort_id(data_type, raw.value)
-            rejection = Rejection(index, document_id, exc.code, str(exc))
-            rejected.append(_Rejected(raw, rejection))
-            continue
-        identity = tuple(getattr(document, field) for field in data_type.key)
-        key = models.document_key(data_type.name, document) if archived else ""
-        day = models.document_day(data_type.name, document) if archived else None
-        valid.append(_Valid(index, identity, key, raw, row, day))
-    return valid, rejected
 
 
 def _typed_upsert(shape: TableShape) -> sql.Composed:
@@ -277,16 +142,33 @@ ON CONFLICT (data_type, md5(raw_document)) DO NOTHING
 """
 
 
-def _latest(valid: list[_Valid]) -> list[_Valid]:
+# Heart rate, by far the most rows, goes as three binary arrays unpacked with `unnest`:
+# PostgreSQL neither parses JSON nor reads timestamps from text (docs/performance.md#ingest).
+# Used only while the table has exactly these columns (any other shape takes the JSON path).
+_HEART_RATE_SHAPE = (
+    "heart_rate",
+    ("timestamp", "source"),
+    frozenset({"timestamp", "source", "bpm"}),
+)
+_HEART_RATE_UPSERT = """
+INSERT INTO heart_rate ("timestamp", source, bpm)
+SELECT * FROM unnest(%b::timestamptz[], %b::text[], %b::integer[])
+ON CONFLICT ("timestamp", source) DO UPDATE SET bpm = EXCLUDED.bpm, updated_at = now()
+WHERE (heart_rate.bpm) IS DISTINCT FROM (EXCLUDED.bpm)
+RETURNING NULL::text, (xmax = 0)
+"""
+
+
+def _latest(valid: list[Valid]) -> list[Valid]:
     """One document per key, the last one of the batch; in key order, so concurrent batches
     with overlapping keys lock rows in the same order and cannot deadlock each other."""
-    latest: dict[tuple[Any, ...], _Valid] = {}
+    latest: dict[tuple[Any, ...], Valid] = {}
     for document in valid:
         latest[document.identity] = document
     return [latest[identity] for identity in sorted(latest)]
 
 
-def _payloads(archived: bool, unique: list[_Valid]) -> tuple[str, str]:
+def _payloads(archived: bool, unique: list[Valid]) -> tuple[str, str]:
     # The archive gets each document's received JSON text spliced in as it is: verbatim, and
     # free of what jsonb refuses (the reader rejected those documents).
     archive = (
@@ -301,11 +183,13 @@ def _payloads(archived: bool, unique: list[_Valid]) -> tuple[str, str]:
         if archived
         else "[]"
     )
-    typed = json.dumps([doc.row for doc in unique], separators=(",", ":"))
+    # msgspec writes the same JSON values as json.dumps, five times faster (non-ASCII as
+    # UTF-8 rather than escapes, exponents as `1e16` rather than `1e+16`: the same jsonb).
+    typed = _ENCODER.encode([doc.row for doc in unique]).decode()
     return archive, typed
 
 
-def _quarantine_payload(rejected: Sequence[_Rejected]) -> str:
+def _quarantine_payload(rejected: Sequence[Rejected]) -> str:
     rows = []
     for item in rejected:
         document, rejection = item.document, item.rejection
@@ -330,11 +214,13 @@ class PreparedBatch:
     data_type: DataType
     shape: TableShape
     result: BatchResult
-    valid: list[_Valid]
-    unique: list[_Valid]
-    rejected: list[_Rejected]
+    valid: list[Valid]
+    unique: list[Valid]
+    rejected: list[Rejected]
     archive_payload: str
     typed_payload: str
+    # Heart rate: the typed rows as one list per column (`_HEART_RATE_UPSERT`), else None.
+    typed_columns: tuple[list[Any], ...] | None = None
 
 
 def prepare(
@@ -350,12 +236,19 @@ def _prepared(
     data_type: DataType,
     shape: TableShape,
     result: BatchResult,
-    valid: list[_Valid],
-    rejected: list[_Rejected],
+    valid: list[Valid],
+    rejected: list[Rejected],
 ) -> PreparedBatch:
     unique = _latest(valid)
-    archive_payload, typed_payload = _payloads(data_type.name != "heartrate", unique)
     result.rejected = [item.rejection for item in rejected]
+    if (shape.table, shape.key, frozenset(shape.names)) == _HEART_RATE_SHAPE:
+        columns = (
+            [doc.identity[0] for doc in unique],  # the validated instant, not its text
+            [doc.identity[1] for doc in unique],
+            [doc.row["bpm"] for doc in unique],
+        )
+        return PreparedBatch(data_type, shape, result, valid, unique, rejected, "[]", "", columns)
+    archive_payload, typed_payload = _payloads(data_type.name != "heartrate", unique)
     return PreparedBatch(
         data_type, shape, result, valid, unique, rejected, archive_payload, typed_payload
     )
@@ -408,7 +301,7 @@ async def _write_one_by_one(conn: AsyncConnection[Any], batch: PreparedBatch) ->
     data_type, shape = batch.data_type, batch.shape
     total = BatchResult(data_type.name, received=batch.result.received)
     rejected = list(batch.rejected)
-    stored: list[_Valid] = []
+    stored: list[Valid] = []
     for document in batch.valid:
         single = _prepared(data_type, shape, BatchResult(data_type.name), [document], [])
         try:
@@ -417,9 +310,9 @@ async def _write_one_by_one(conn: AsyncConnection[Any], batch: PreparedBatch) ->
             if not refused_for_content(exc) or conn.broken:
                 raise
             reason = exc.diag.message_primary or "refused by the database"
-            document_id = document.key or _best_effort_id(data_type, document.raw.value)
+            document_id = document.key or best_effort_id(data_type, document.raw.value)
             rejection = Rejection(document.index, document_id, DATABASE_REFUSED, reason)
-            rejected.append(_Rejected(document.raw, rejection))
+            rejected.append(Rejected(document.raw, rejection))
             continue
         stored.append(document)
         total.inserted += result.inserted
@@ -458,7 +351,10 @@ async def _write_once(conn: AsyncConnection[Any], batch: PreparedBatch) -> Batch
             cursor = await conn.execute(_ARCHIVE_UPSERT, (data_type.name, batch.archive_payload))
             for key, inserted in await cursor.fetchall():
                 (archive_inserted if inserted else archive_updated).add(key)
-        cursor = await conn.execute(_typed_upsert(batch.shape), (batch.typed_payload,))
+        if batch.typed_columns is not None:
+            cursor = await conn.execute(_HEART_RATE_UPSERT, batch.typed_columns)
+        else:
+            cursor = await conn.execute(_typed_upsert(batch.shape), (batch.typed_payload,))
         typed_rows = await cursor.fetchall()
         if not archived and typed_rows:  # samples were inserted or revised: their days change
             await heart_rate_daily.refresh(conn, [doc.identity[0] for doc in unique])

@@ -36,7 +36,7 @@ from myhealth.oura.errors import DocumentNotFound
 from myhealth.platform.bounded_json import RawJsonObject, read_document
 from myhealth.platform.logging import get_logger
 from myhealth.platform.retry import RetryPolicy
-from myhealth.processor import writer
+from myhealth.processor import validation, writer
 from myhealth.webhooks import deletion
 from myhealth.webhooks.catalog import collected_type
 
@@ -200,7 +200,7 @@ class WebhookWorker:
                 received = (
                     [read_document(document.json_text)]
                     if isinstance(document, RawJsonObject)
-                    else writer.received([document])
+                    else validation.received([document])
                 )
                 batch = writer.prepare(data_type, shapes[data_type.name], received)
                 result = await writer.write(conn, batch)
