@@ -1,10 +1,10 @@
 #!/usr/bin/env bash
-# Installs the Prometheus server (2.42), Alertmanager and amtool (0.25) into .tools/bin/ from
-# Debian's `prometheus` and `prometheus-alertmanager` packages, the way install-promtool.sh
-# installs promtool: `apt-get download` + `dpkg-deb -x` into a temporary directory, no package
-# installed, no service started. The end-to-end alert test (tests/observability/
-# test_alert_delivery.py) runs both servers; `amtool check-config` validates the rendered
-# Alertmanager configuration.
+# Installs the Prometheus server and promtool (2.42), Alertmanager and amtool (0.25) into
+# .tools/bin/ from Debian's `prometheus` and `prometheus-alertmanager` packages:
+# `apt-get download` + `dpkg-deb -x` into a temporary directory, no package installed, no
+# service started. promtool checks and unit-tests the rules; the end-to-end alert test
+# (tests/observability/test_alert_delivery.py) runs both servers; `amtool check-config`
+# validates the rendered Alertmanager configuration.
 set -euo pipefail
 
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
@@ -18,7 +18,8 @@ WANTED=("prometheus=2.42." "prometheus-alertmanager=0.25.")
 # every configuration. They are the package's own files, put where the package would put them.
 SHARE="/usr/share/prometheus/alertmanager"
 
-if [[ -x "$TOOLS/bin/prometheus" && -x "$TOOLS/bin/alertmanager" && -x "$TOOLS/bin/amtool" \
+if [[ -x "$TOOLS/bin/prometheus" && -x "$TOOLS/bin/promtool" && -x "$TOOLS/bin/alertmanager" \
+    && -x "$TOOLS/bin/amtool" \
     && -s "$STAMP" && -f "$SHARE/default.tmpl" ]]; then
     exit 0
 fi
@@ -70,6 +71,7 @@ for wanted in "${WANTED[@]}"; do
 done
 
 install -m 0755 "$work/root/usr/bin/prometheus" "$TOOLS/bin/prometheus"
+install -m 0755 "$work/root/usr/bin/promtool" "$TOOLS/bin/promtool"
 # Debian renames the server; upstream (and the prom/alertmanager image) call it alertmanager.
 install -m 0755 "$work/root/usr/bin/prometheus-alertmanager" "$TOOLS/bin/alertmanager"
 install -m 0755 "$work/root/usr/bin/amtool" "$TOOLS/bin/amtool"
@@ -79,7 +81,7 @@ if [[ "$(id -u)" -ne 0 ]]; then
 fi
 "${as_root[@]}" install -d "$SHARE"
 "${as_root[@]}" install -m 0644 "$work/root$SHARE/"*.tmpl "$SHARE/"
-for binary in prometheus alertmanager amtool; do
+for binary in prometheus promtool alertmanager amtool; do
     "$TOOLS/bin/$binary" --version >/dev/null 2>&1
 done
 printf '%s\n' "${versions[@]}" >"$STAMP"

@@ -126,7 +126,7 @@ def test_stale_thresholds_are_set_per_data_type() -> None:
     assert {"daily_sleep", "daily_readiness", "daily_activity"} <= set(watched)
 
 
-INSTALLERS = ("install-promtool.sh", "install-alerting.sh")
+INSTALLERS = ("install-alerting.sh",)
 
 
 def test_install_script_is_shellcheck_clean() -> None:
