@@ -147,16 +147,20 @@ class TimeoutMiddleware:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
+        deadline = asyncio.timeout(self.seconds)
         started = False
 
         async def tracking_send(message: Message) -> None:
             nonlocal started
             if message["type"] == "http.response.start":
+                # The answer has begun (often the statement timeout's own 504): let it finish
+                # rather than cut it off mid-body when the backstop expires a moment later.
                 started = True
+                deadline.reschedule(None)
             await send(message)
 
         try:
-            async with asyncio.timeout(self.seconds):
+            async with deadline:
                 await self.app(scope, receive, tracking_send)
         except TimeoutError:
             if started:
