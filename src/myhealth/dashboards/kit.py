@@ -52,6 +52,22 @@ def local_midnight(date_column: str) -> str:
     return f"(({date_column})::timestamp AT TIME ZONE {TIME_ZONE})"
 
 
+def latest_with_averages(relation: str, column: str) -> str:
+    """SQL for a stat panel: `column`'s latest non-null value in the time range ("Latest"), and
+    its means over the 7 and 30 days ending on that day."""
+    return f"""\
+WITH latest AS (
+  SELECT max(date) AS day FROM {relation} WHERE $__timeFilter(date) AND {column} IS NOT NULL
+)
+SELECT
+  (SELECT m.{column} FROM {relation} m, latest WHERE m.date = latest.day) AS "Latest",
+  (SELECT round(avg(m.{column}), 1) FROM {relation} m, latest
+    WHERE m.date > latest.day - 7 AND m.date <= latest.day) AS "7-day avg",
+  (SELECT round(avg(m.{column}), 1) FROM {relation} m, latest
+    WHERE m.date > latest.day - 30 AND m.date <= latest.day) AS "30-day avg"
+"""
+
+
 def local_clock(timestamp_column: str) -> str:
     """SQL for a clock time (bedtime, wake-up) as a value the `time:HH:mm` unit draws as HH:MM.
 
@@ -154,6 +170,8 @@ class Step:
 
 
 GREEN = (Step("green"),)
+# Oura's score bands (pay attention / fair / good / optimal).
+SCORE_STEPS = (Step("red"), Step("orange", 60), Step("green", 70), Step("dark-green", 85))
 
 
 @dataclass(frozen=True)

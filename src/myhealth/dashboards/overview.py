@@ -4,14 +4,15 @@ from __future__ import annotations
 
 from . import context
 from .kit import (
+    SCORE_STEPS,
     Field,
     Override,
     Place,
     Section,
     Spec,
     Sql,
-    Step,
     choice_variable,
+    latest_with_averages,
     local_midnight,
     stat_panel,
     table_panel,
@@ -28,28 +29,11 @@ def sections() -> list[Section]:
                     stat_panel(
                         "Sleep score",
                         "The latest sleep score in the time range, and the mean over the 7 and 30 days ending on that day.",
-                        [
-                            Sql("""\
-            WITH latest AS (
-              SELECT max(date) AS day FROM sleep_metrics WHERE $__timeFilter(date) AND score IS NOT NULL
-            )
-            SELECT
-              (SELECT m.score FROM sleep_metrics m, latest WHERE m.date = latest.day) AS "Latest",
-              (SELECT round(avg(m.score), 1) FROM sleep_metrics m, latest
-                WHERE m.date > latest.day - 7 AND m.date <= latest.day) AS "7-day avg",
-              (SELECT round(avg(m.score), 1) FROM sleep_metrics m, latest
-                WHERE m.date > latest.day - 30 AND m.date <= latest.day) AS "30-day avg"
-            """)
-                        ],
+                        [Sql(latest_with_averages("sleep_metrics", "score"))],
                         Field(
                             unit="none",
                             decimals=0,
-                            steps=(
-                                Step("red"),
-                                Step("orange", 60),
-                                Step("green", 70),
-                                Step("dark-green", 85),
-                            ),
+                            steps=SCORE_STEPS,
                         ),
                         show_name=True,
                     ),
@@ -60,28 +44,11 @@ def sections() -> list[Section]:
                     stat_panel(
                         "Readiness score",
                         "The latest readiness score in the time range, and the mean over the 7 and 30 days ending on that day.",
-                        [
-                            Sql("""\
-            WITH latest AS (
-              SELECT max(date) AS day FROM readiness_metrics WHERE $__timeFilter(date) AND score IS NOT NULL
-            )
-            SELECT
-              (SELECT m.score FROM readiness_metrics m, latest WHERE m.date = latest.day) AS "Latest",
-              (SELECT round(avg(m.score), 1) FROM readiness_metrics m, latest
-                WHERE m.date > latest.day - 7 AND m.date <= latest.day) AS "7-day avg",
-              (SELECT round(avg(m.score), 1) FROM readiness_metrics m, latest
-                WHERE m.date > latest.day - 30 AND m.date <= latest.day) AS "30-day avg"
-            """)
-                        ],
+                        [Sql(latest_with_averages("readiness_metrics", "score"))],
                         Field(
                             unit="none",
                             decimals=0,
-                            steps=(
-                                Step("red"),
-                                Step("orange", 60),
-                                Step("green", 70),
-                                Step("dark-green", 85),
-                            ),
+                            steps=SCORE_STEPS,
                         ),
                         show_name=True,
                     ),
@@ -92,28 +59,11 @@ def sections() -> list[Section]:
                     stat_panel(
                         "Activity score",
                         "The latest activity score in the time range, and the mean over the 7 and 30 days ending on that day.",
-                        [
-                            Sql("""\
-            WITH latest AS (
-              SELECT max(date) AS day FROM activity_metrics WHERE $__timeFilter(date) AND score IS NOT NULL
-            )
-            SELECT
-              (SELECT m.score FROM activity_metrics m, latest WHERE m.date = latest.day) AS "Latest",
-              (SELECT round(avg(m.score), 1) FROM activity_metrics m, latest
-                WHERE m.date > latest.day - 7 AND m.date <= latest.day) AS "7-day avg",
-              (SELECT round(avg(m.score), 1) FROM activity_metrics m, latest
-                WHERE m.date > latest.day - 30 AND m.date <= latest.day) AS "30-day avg"
-            """)
-                        ],
+                        [Sql(latest_with_averages("activity_metrics", "score"))],
                         Field(
                             unit="none",
                             decimals=0,
-                            steps=(
-                                Step("red"),
-                                Step("orange", 60),
-                                Step("green", 70),
-                                Step("dark-green", 85),
-                            ),
+                            steps=SCORE_STEPS,
                         ),
                         show_name=True,
                     ),
@@ -124,19 +74,7 @@ def sections() -> list[Section]:
                     stat_panel(
                         "Steps",
                         "Steps on the latest day in range, and the 7- and 30-day means.",
-                        [
-                            Sql("""\
-            WITH latest AS (
-              SELECT max(date) AS day FROM activity_metrics WHERE $__timeFilter(date) AND steps IS NOT NULL
-            )
-            SELECT
-              (SELECT m.steps FROM activity_metrics m, latest WHERE m.date = latest.day) AS "Latest",
-              (SELECT round(avg(m.steps), 1) FROM activity_metrics m, latest
-                WHERE m.date > latest.day - 7 AND m.date <= latest.day) AS "7-day avg",
-              (SELECT round(avg(m.steps), 1) FROM activity_metrics m, latest
-                WHERE m.date > latest.day - 30 AND m.date <= latest.day) AS "30-day avg"
-            """)
-                        ],
+                        [Sql(latest_with_averages("activity_metrics", "steps"))],
                         Field(unit="short", decimals=0),
                         show_name=True,
                     ),

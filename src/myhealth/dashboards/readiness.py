@@ -7,6 +7,7 @@ from grafana_foundation_sdk.models.common import GraphThresholdsStyleMode
 from . import baselines, context
 from .baselines import Band
 from .kit import (
+    SCORE_STEPS,
     Field,
     Override,
     Place,
@@ -15,6 +16,7 @@ from .kit import (
     Sql,
     Step,
     bargauge_panel,
+    latest_with_averages,
     local_midnight,
     stat_panel,
     state_timeline_panel,
@@ -32,28 +34,11 @@ def sections() -> list[Section]:
                     stat_panel(
                         "Readiness score",
                         "The latest readiness score in range, and the 7- and 30-day means ending on that day.",
-                        [
-                            Sql("""\
-            WITH latest AS (
-              SELECT max(date) AS day FROM readiness_metrics WHERE $__timeFilter(date) AND score IS NOT NULL
-            )
-            SELECT
-              (SELECT m.score FROM readiness_metrics m, latest WHERE m.date = latest.day) AS "Latest",
-              (SELECT round(avg(m.score), 1) FROM readiness_metrics m, latest
-                WHERE m.date > latest.day - 7 AND m.date <= latest.day) AS "7-day avg",
-              (SELECT round(avg(m.score), 1) FROM readiness_metrics m, latest
-                WHERE m.date > latest.day - 30 AND m.date <= latest.day) AS "30-day avg"
-            """)
-                        ],
+                        [Sql(latest_with_averages("readiness_metrics", "score"))],
                         Field(
                             unit="none",
                             decimals=0,
-                            steps=(
-                                Step("red"),
-                                Step("orange", 60),
-                                Step("green", 70),
-                                Step("dark-green", 85),
-                            ),
+                            steps=SCORE_STEPS,
                         ),
                         show_name=True,
                     ),
@@ -64,19 +49,7 @@ def sections() -> list[Section]:
                     stat_panel(
                         "HRV",
                         "Average HRV of the latest main sleep period, and the 7- and 30-day means.",
-                        [
-                            Sql("""\
-            WITH latest AS (
-              SELECT max(date) AS day FROM readiness_metrics WHERE $__timeFilter(date) AND hrv IS NOT NULL
-            )
-            SELECT
-              (SELECT m.hrv FROM readiness_metrics m, latest WHERE m.date = latest.day) AS "Latest",
-              (SELECT round(avg(m.hrv), 1) FROM readiness_metrics m, latest
-                WHERE m.date > latest.day - 7 AND m.date <= latest.day) AS "7-day avg",
-              (SELECT round(avg(m.hrv), 1) FROM readiness_metrics m, latest
-                WHERE m.date > latest.day - 30 AND m.date <= latest.day) AS "30-day avg"
-            """)
-                        ],
+                        [Sql(latest_with_averages("readiness_metrics", "hrv"))],
                         Field(unit="ms", decimals=0),
                         show_name=True,
                     ),
@@ -87,19 +60,7 @@ def sections() -> list[Section]:
                     stat_panel(
                         "Resting heart rate",
                         "Lowest heart rate of the latest main sleep period, and the 7- and 30-day means.",
-                        [
-                            Sql("""\
-            WITH latest AS (
-              SELECT max(date) AS day FROM readiness_metrics WHERE $__timeFilter(date) AND resting_hr IS NOT NULL
-            )
-            SELECT
-              (SELECT m.resting_hr FROM readiness_metrics m, latest WHERE m.date = latest.day) AS "Latest",
-              (SELECT round(avg(m.resting_hr), 1) FROM readiness_metrics m, latest
-                WHERE m.date > latest.day - 7 AND m.date <= latest.day) AS "7-day avg",
-              (SELECT round(avg(m.resting_hr), 1) FROM readiness_metrics m, latest
-                WHERE m.date > latest.day - 30 AND m.date <= latest.day) AS "30-day avg"
-            """)
-                        ],
+                        [Sql(latest_with_averages("readiness_metrics", "resting_hr"))],
                         Field(unit="suffix: bpm", decimals=0),
                         show_name=True,
                     ),
@@ -152,12 +113,7 @@ def sections() -> list[Section]:
                             unit="none",
                             min=30,
                             max=100,
-                            steps=(
-                                Step("red"),
-                                Step("orange", 60),
-                                Step("green", 70),
-                                Step("dark-green", 85),
-                            ),
+                            steps=SCORE_STEPS,
                         ),
                         fill_opacity=0,
                         points=True,
@@ -190,12 +146,7 @@ def sections() -> list[Section]:
                             unit="none",
                             min=0,
                             max=100,
-                            steps=(
-                                Step("red"),
-                                Step("orange", 60),
-                                Step("green", 70),
-                                Step("dark-green", 85),
-                            ),
+                            steps=SCORE_STEPS,
                         ),
                     ),
                     12,

@@ -6,6 +6,7 @@ from . import baselines, context
 from .baselines import Band
 from .kit import (
     CLOCK_UNIT,
+    SCORE_STEPS,
     TIME_ZONE,
     Field,
     Override,
@@ -366,12 +367,7 @@ def sections() -> list[Section]:
                             unit="none",
                             min=0,
                             max=100,
-                            steps=(
-                                Step("red"),
-                                Step("orange", 60),
-                                Step("green", 70),
-                                Step("dark-green", 85),
-                            ),
+                            steps=SCORE_STEPS,
                         ),
                     ),
                     8,
