@@ -242,6 +242,19 @@ def _credentials(request: Request, hub: WebhookHub) -> tuple[str, Response | Non
     return client_secret, None
 
 
+def _subscription(
+    request: Request, hub: WebhookHub, subscription_id: str
+) -> Subscription | Response:
+    """The caller's subscription `subscription_id`, or the refusal Oura answers instead."""
+    _, refused = _credentials(request, hub)
+    if refused:
+        return refused
+    subscription = hub.subscriptions.get(subscription_id)
+    if subscription is None:
+        return error_response(403, NO_SUCH_WEBHOOK)
+    return subscription
+
+
 def _invalid(exc: ValidationError) -> Response:
     return error_response(422, json.loads(exc.json(include_url=False)))
 
@@ -290,33 +303,24 @@ def add_webhook_routes(app: FastAPI, hub: WebhookHub) -> None:
 
     @app.get(SUBSCRIPTIONS + "/{subscription_id}")
     async def get_subscription(subscription_id: str, request: Request) -> Response:
-        _, refused = _credentials(request, hub)
-        if refused:
-            return refused
-        subscription = hub.subscriptions.get(subscription_id)
-        if subscription is None:
-            return error_response(403, NO_SUCH_WEBHOOK)
+        subscription = _subscription(request, hub, subscription_id)
+        if isinstance(subscription, Response):
+            return subscription
         return JSONResponse(subscription.model())
 
     @app.put(SUBSCRIPTIONS + "/renew/{subscription_id}")
     async def renew_subscription(subscription_id: str, request: Request) -> Response:
-        _, refused = _credentials(request, hub)
-        if refused:
-            return refused
-        subscription = hub.subscriptions.get(subscription_id)
-        if subscription is None:
-            return error_response(403, NO_SUCH_WEBHOOK)
+        subscription = _subscription(request, hub, subscription_id)
+        if isinstance(subscription, Response):
+            return subscription
         subscription.expiration_time = hub.expiry()
         return JSONResponse(subscription.model())
 
     @app.put(SUBSCRIPTIONS + "/{subscription_id}")
     async def update_subscription(subscription_id: str, request: Request) -> Response:
-        _, refused = _credentials(request, hub)
-        if refused:
-            return refused
-        subscription = hub.subscriptions.get(subscription_id)
-        if subscription is None:
-            return error_response(403, NO_SUCH_WEBHOOK)
+        subscription = _subscription(request, hub, subscription_id)
+        if isinstance(subscription, Response):
+            return subscription
         try:
             body = _UpdateRequest.model_validate(await request.json())
         except ValidationError as exc:
